@@ -1,0 +1,79 @@
+// Package webhook enforces kubeask's admission rules as a mutating and a validating
+// webhook served by the manager. It is the path for clusters older than Kubernetes 1.36,
+// which lack MutatingAdmissionPolicy; internal/admission/policy holds the same rules as
+// CEL policies. Both are tested with the same scenarios against a real API server, and
+// their denial messages are kept identical.
+package webhook
+
+import (
+	"fmt"
+	"slices"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+
+	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
+)
+
+// RequesterFromUserInfo is the requester stamped for an authenticated user.
+func RequesterFromUserInfo(u authenticationv1.UserInfo) *agentsv1alpha1.Requester {
+	r := &agentsv1alpha1.Requester{Username: u.Username, UID: u.UID}
+	if len(u.Groups) > 0 {
+		r.Groups = slices.Clone(u.Groups)
+	}
+	if len(u.Extra) > 0 {
+		r.Extra = make(map[string]agentsv1alpha1.ExtraValue, len(u.Extra))
+		for k, v := range u.Extra {
+			r.Extra[k] = agentsv1alpha1.ExtraValue(slices.Clone(v))
+		}
+	}
+	return r
+}
+
+// checkRequesterUnchanged denies an UPDATE that changes spec.requester.
+func checkRequesterUnchanged(oldR, newR *agentsv1alpha1.Requester) string {
+	if !equality.Semantic.DeepEqual(oldR, newR) {
+		return "spec.requester is set by admission when the object is created and cannot be changed"
+	}
+	return ""
+}
+
+// checkStamped denies a CREATE whose requester is not the creator: it means the
+// mutating webhook did not run.
+func checkStamped(r *agentsv1alpha1.Requester, u authenticationv1.UserInfo) string {
+	if r == nil || r.Username != u.Username {
+		return "spec.requester was not stamped with the creator; is the kubeask mutating webhook installed?"
+	}
+	return ""
+}
+
+// isRequester reports whether u is the requester r, by username and, when the
+// requester has one, uid.
+func isRequester(r *agentsv1alpha1.Requester, u authenticationv1.UserInfo) bool {
+	return r != nil && r.Username == u.Username && (r.UID == "" || r.UID == u.UID)
+}
+
+// checkQueryUpdate applies the AgentQuery update rules.
+func checkQueryUpdate(oldQ, newQ *agentsv1alpha1.AgentQuery, u authenticationv1.UserInfo) string {
+	if newQ.Spec.Prompt != oldQ.Spec.Prompt {
+		return "spec.prompt cannot be changed; create a new query instead"
+	}
+	if !equality.Semantic.DeepEqual(oldQ.Spec.SessionRef, newQ.Spec.SessionRef) {
+		return "spec.sessionRef cannot be changed"
+	}
+	approvalsChanged := !slices.Equal(oldQ.Spec.Approvals, newQ.Spec.Approvals) ||
+		!slices.Equal(oldQ.Spec.Denials, newQ.Spec.Denials)
+	if approvalsChanged && !isRequester(oldQ.Spec.Requester, u) {
+		owner := "unknown"
+		if oldQ.Spec.Requester != nil {
+			owner = oldQ.Spec.Requester.Username
+		}
+		return fmt.Sprintf("only the query's requester (%s) may approve or deny its steps, not %s", owner, u.Username)
+	}
+	return ""
+}
+
+// sessionDeniedMessage is the denial for a query joining a session its creator may not read.
+func sessionDeniedMessage(u authenticationv1.UserInfo, session, namespace string) string {
+	return fmt.Sprintf("%s may not get AgentSession %s in namespace %s, so cannot add a query to it", u.Username, session, namespace)
+}

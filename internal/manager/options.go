@@ -1,0 +1,125 @@
+// Package manager builds and runs kubeask-manager: the controllers, the admission
+// webhook (on clusters without admission policies) and, later, the MCP endpoint.
+package manager
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+)
+
+// Admission modes: who enforces the requester-stamping rules.
+const (
+	// AdmissionPolicy: the API server, with the MutatingAdmissionPolicy and
+	// ValidatingAdmissionPolicies the chart installs (Kubernetes 1.36+). The manager
+	// serves no webhook.
+	AdmissionPolicy = "policy"
+	// AdmissionWebhook: the manager, as a mutating and a validating webhook with a
+	// self-managed CA.
+	AdmissionWebhook = "webhook"
+)
+
+// Options configure kubeask-manager. They are plain data: AddFlags binds them to a
+// flag set, Complete fills defaults from the environment, Validate checks them.
+type Options struct {
+	Kubeconfig              string
+	MetricsAddr             string
+	ProbeAddr               string
+	LeaderElect             bool
+	LeaderElectionID        string
+	LeaderElectionNamespace string
+	Namespace               string
+	Admission               string
+
+	WebhookPort       int
+	WebhookCertDir    string
+	WebhookService    string
+	WebhookSecret     string
+	WebhookConfigName string
+	WebhookHosts      []string
+
+	GracefulShutdown time.Duration
+}
+
+// NewOptions returns the defaults.
+func NewOptions() *Options {
+	return &Options{
+		MetricsAddr:       ":8080",
+		ProbeAddr:         ":8081",
+		LeaderElectionID:  "kubeask-manager.agents.kubeask.dev",
+		Admission:         AdmissionPolicy,
+		WebhookPort:       9443,
+		WebhookCertDir:    os.TempDir() + "/kubeask-webhook-certs",
+		WebhookService:    "kubeask-webhook",
+		WebhookSecret:     "kubeask-webhook-certs",
+		WebhookConfigName: "kubeask",
+		GracefulShutdown:  30 * time.Second,
+	}
+}
+
+// AddFlags binds the options to fs.
+func (o *Options) AddFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "Path to a kubeconfig. Empty: in-cluster config, then $KUBECONFIG.")
+	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, "Address of the Prometheus metrics endpoint; 0 disables it.")
+	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", o.ProbeAddr, "Address of /healthz and /readyz.")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect a leader, so that only one replica runs the controllers.")
+	fs.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID, "Name of the leader-election Lease.")
+	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "Namespace of the leader-election Lease; default --namespace.")
+	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "The manager's own namespace; default $POD_NAMESPACE, else kubeask-system.")
+	fs.StringVar(&o.Admission, "admission", o.Admission, "Who enforces requester stamping: policy (admission policies, Kubernetes 1.36+) or webhook (served here).")
+	fs.IntVar(&o.WebhookPort, "webhook-port", o.WebhookPort, "Port of the admission webhook server (--admission=webhook).")
+	fs.StringVar(&o.WebhookCertDir, "webhook-cert-dir", o.WebhookCertDir, "Directory the webhook serving certificate is written to.")
+	fs.StringVar(&o.WebhookService, "webhook-service-name", o.WebhookService, "Service in front of the webhook; its DNS names go into the serving certificate.")
+	fs.StringVar(&o.WebhookSecret, "webhook-secret-name", o.WebhookSecret, "Secret in --namespace holding the webhook CA and serving certificate.")
+	fs.StringVar(&o.WebhookConfigName, "webhook-configuration-name", o.WebhookConfigName, "Mutating- and ValidatingWebhookConfiguration that receive the CA bundle.")
+	fs.Func("webhook-host", "Extra DNS name or IP for the serving certificate (repeatable), e.g. 127.0.0.1 outside a cluster.", func(s string) error {
+		o.WebhookHosts = append(o.WebhookHosts, s)
+		return nil
+	})
+	fs.DurationVar(&o.GracefulShutdown, "graceful-shutdown-timeout", o.GracefulShutdown, "How long runnables get to stop.")
+}
+
+// Complete fills what the flags left empty from the environment.
+func (o *Options) Complete() {
+	if o.Namespace == "" {
+		o.Namespace = os.Getenv("POD_NAMESPACE")
+	}
+	if o.Namespace == "" {
+		o.Namespace = "kubeask-system"
+	}
+	if o.LeaderElectionNamespace == "" {
+		o.LeaderElectionNamespace = o.Namespace
+	}
+}
+
+// Validate reports every invalid option at once.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.Admission != AdmissionPolicy && o.Admission != AdmissionWebhook {
+		errs = append(errs, fmt.Errorf("--admission must be %q or %q, not %q", AdmissionPolicy, AdmissionWebhook, o.Admission))
+	}
+	if o.WebhookPort <= 0 || o.WebhookPort > 65535 {
+		errs = append(errs, fmt.Errorf("--webhook-port %d is not a port", o.WebhookPort))
+	}
+	if o.Admission == AdmissionWebhook && (o.WebhookSecret == "" || o.WebhookCertDir == "") {
+		errs = append(errs, errors.New("--admission=webhook needs --webhook-secret-name and --webhook-cert-dir"))
+	}
+	if o.GracefulShutdown < 0 {
+		errs = append(errs, errors.New("--graceful-shutdown-timeout must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// webhookHosts are the serving certificate's names: the Service's DNS names and the
+// extra hosts.
+func (o *Options) webhookHosts() []string {
+	var hosts []string
+	if o.WebhookService != "" {
+		hosts = append(hosts,
+			fmt.Sprintf("%s.%s.svc", o.WebhookService, o.Namespace),
+			fmt.Sprintf("%s.%s.svc.cluster.local", o.WebhookService, o.Namespace))
+	}
+	return append(hosts, o.WebhookHosts...)
+}
