@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 )
@@ -253,23 +254,28 @@ func (r *Rotator) injectCABundle(ctx context.Context, caBundle []byte) error {
 }
 
 // setBundles reads the webhook configuration obj and sets every CA bundle that
-// bundles points at (after the read) to caBundle, updating obj if any differed.
+// bundles points at (after the read) to caBundle, updating obj if any differed. A
+// conflict (another replica, or a deployment tool, wrote it meanwhile) is retried on a
+// fresh read.
 func (r *Rotator) setBundles(ctx context.Context, obj client.Object, caBundle []byte, bundles func() []*[]byte) error {
 	kind := fmt.Sprintf("%T", obj)
-	if err := r.Reader.Get(ctx, types.NamespacedName{Name: r.WebhookConfigName}, obj); err != nil {
-		return fmt.Errorf("reading %s %s: %w", kind, r.WebhookConfigName, err)
-	}
-	changed := false
-	for _, b := range bundles() {
-		if !bytes.Equal(*b, caBundle) {
-			*b = caBundle
-			changed = true
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := r.Reader.Get(ctx, types.NamespacedName{Name: r.WebhookConfigName}, obj); err != nil {
+			return fmt.Errorf("reading %s %s: %w", kind, r.WebhookConfigName, err)
 		}
-	}
-	if !changed {
-		return nil
-	}
-	if err := r.Writer.Update(ctx, obj); err != nil {
+		changed := false
+		for _, b := range bundles() {
+			if !bytes.Equal(*b, caBundle) {
+				*b = caBundle
+				changed = true
+			}
+		}
+		if !changed {
+			return nil
+		}
+		return r.Writer.Update(ctx, obj)
+	})
+	if err != nil {
 		return fmt.Errorf("injecting the CA bundle into %s %s: %w", kind, r.WebhookConfigName, err)
 	}
 	return nil
