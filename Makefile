@@ -9,6 +9,7 @@ K8S_BIN     := $(BIN)/k8s/$(K8S_VERSION)
 CONTROLLER_GEN := $(BIN)/controller-gen
 GOLANGCI_LINT  := $(BIN)/golangci-lint
 HELM           := $(BIN)/helm
+KUSTOMIZE      := $(BIN)/kustomize
 
 # Tests and `make dev` use the control plane built by hack/build-controlplane.sh.
 export KUBEBUILDER_ASSETS := $(K8S_BIN)
@@ -22,15 +23,9 @@ help: ## Show this help.
 
 ##@ Development
 
-.PHONY: generate
-generate: $(CONTROLLER_GEN) ## Generate deepcopy code from the API markers.
-	$(CONTROLLER_GEN) object paths=./api/...
-
-.PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate CRDs and the manager's RBAC role from markers.
-	$(CONTROLLER_GEN) crd rbac:roleName=kubeask-manager paths=./api/... paths=./internal/... \
-		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
-	rm -f charts/kubeask/crds/*.yaml && cp config/crd/bases/*.yaml charts/kubeask/crds/
+.PHONY: generate manifests
+generate manifests: $(CONTROLLER_GEN) ## Generate deepcopy code, CRDs and RBAC from markers; copy them into the chart.
+	CONTROLLER_GEN=$(CONTROLLER_GEN) hack/generate.sh
 
 .PHONY: fmt
 fmt: ## gofmt the tree.
@@ -70,3 +65,6 @@ $(GOLANGCI_LINT): hack/tools/go.mod
 
 $(HELM): hack/tools/go.mod
 	cd hack/tools && go build -o $@ helm.sh/helm/v3/cmd/helm
+
+$(KUSTOMIZE): hack/tools/go.mod
+	cd hack/tools && go build -o $@ sigs.k8s.io/kustomize/kustomize/v5
