@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
+)
+
+// controlPlaneDir finds the binaries the way `make test` provides them, and fails (not
+// skips) without them: this test is the only check that `make dev` works.
+func controlPlaneDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("KUBEBUILDER_ASSETS")
+	if dir == "" {
+		root, err := findRepoRoot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir = filepath.Join(root, "bin", "k8s", k8sVersion)
+	}
+	for _, b := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
+		if err := checkExecutable(filepath.Join(dir, b)); err != nil {
+			t.Fatalf("control-plane binaries missing in %s: %v; run `make controlplane` (or set KUBEBUILDER_ASSETS)", dir, err)
+		}
+	}
+	return dir
+}
+
+// TestDevEnvironment runs the whole environment (without the operator) against the real
+// control-plane binaries and checks it as the demo users would use it.
+func TestDevEnvironment(t *testing.T) {
+	o := newOptions(t.Output())
+	o.StateDir = t.TempDir()
+	o.BinDir = controlPlaneDir(t)
+	o.NoManager = true
+	o.ReadyFile = filepath.Join(o.StateDir, "ready.json")
+	o.GracePeriod = 15 * time.Second
+	ready := make(chan readyInfo, 1)
+	o.onReady = func(info readyInfo) { ready <- info }
+	if err := o.Complete(); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Not t.Context() directly: the test cancels it itself to check the shutdown, and
+	// the cleanup covers a test that fails half way.
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- o.Run(ctx) }()
+	var runErr error
+	stopped := false
+	shutdown := func() error {
+		if !stopped {
+			stopped = true
+			cancel()
+			runErr = <-done
+		}
+		return runErr
+	}
+	t.Cleanup(func() { _ = shutdown() })
+
+	var info readyInfo
+	select {
+	case info = <-ready:
+	case err := <-done:
+		stopped = true
+		t.Fatalf("Run returned before the environment was ready: %v", err)
+	case <-time.After(o.StartTimeout + time.Minute):
+		t.Fatal("the environment did not become ready")
+	}
+
+	t.Run("ready file describes the environment", func(t *testing.T) {
+		data, err := os.ReadFile(o.ReadyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fromFile readyInfo
+		if err := json.Unmarshal(data, &fromFile); err != nil {
+			t.Fatal(err)
+		}
+		if fromFile.Server != info.Server || len(fromFile.Processes) != 4 || len(fromFile.Kubeconfigs) != 4 {
+			t.Errorf("ready file = %+v, want the server %s, 4 processes and 4 kubeconfigs", fromFile, info.Server)
+		}
+	})
+
+	clients := map[string]*kubernetes.Clientset{}
+	ctrl := map[string]client.Client{}
+	for user, path := range info.Kubeconfigs {
+		cfg, err := restConfigFromFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if clients[user], err = kubernetes.NewForConfig(cfg); err != nil {
+			t.Fatal(err)
+		}
+		if ctrl[user], err = newClient(cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("every kubeconfig authenticates as its user", func(t *testing.T) {
+		want := map[string]struct{ name, group string }{
+			"admin":   {"admin", "system:masters"},
+			"alice":   {"alice", "dev"},
+			"bob":     {"bob", "ops"},
+			"manager": {"system:serviceaccount:kubeask-system:kubeask-manager", "system:serviceaccounts:kubeask-system"},
+		}
+		for user, w := range want {
+			cs, ok := clients[user]
+			if !ok {
+				t.Errorf("no kubeconfig for %s", user)
+				continue
+			}
+			r, err := cs.AuthenticationV1().SelfSubjectReviews().Create(t.Context(), &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+			if err != nil {
+				t.Errorf("%s: SelfSubjectReview: %v", user, err)
+				continue
+			}
+			got := r.Status.UserInfo
+			if got.Username != w.name || !slices.Contains(got.Groups, w.group) {
+				t.Errorf("%s authenticates as %s %v, want %s in group %s", user, got.Username, got.Groups, w.name, w.group)
+			}
+		}
+	})
+
+	t.Run("each person reads only their own namespace, and no secrets", func(t *testing.T) {
+		tests := []struct {
+			user, namespace string
+			allowed         bool
+		}{
+			{"alice", "team-a", true},
+			{"alice", "team-b", false},
+			{"bob", "team-b", true},
+			{"bob", "team-a", false},
+		}
+		for _, tt := range tests {
+			_, err := clients[tt.user].CoreV1().Pods(tt.namespace).List(t.Context(), metav1.ListOptions{})
+			switch {
+			case tt.allowed && err != nil:
+				t.Errorf("%s listing pods in %s: %v, want allowed", tt.user, tt.namespace, err)
+			case !tt.allowed && !apierrors.IsForbidden(err):
+				t.Errorf("%s listing pods in %s: err = %v, want Forbidden", tt.user, tt.namespace, err)
+			}
+		}
+		if _, err := clients["alice"].CoreV1().Secrets("team-a").List(t.Context(), metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+			t.Errorf("alice listing secrets in team-a: err = %v, want Forbidden", err)
+		}
+		if _, err := clients["alice"].AppsV1().Deployments("team-a").Get(t.Context(), "checkout", metav1.GetOptions{}); err != nil {
+			t.Errorf("alice getting the checkout demo Deployment: %v", err)
+		}
+		if _, err := clients["bob"].AppsV1().Deployments("team-b").Get(t.Context(), "payments", metav1.GetOptions{}); err != nil {
+			t.Errorf("bob getting the payments demo Deployment: %v", err)
+		}
+	})
+
+	t.Run("alice may ask in team-a only, the manager may impersonate", func(t *testing.T) {
+		checks := []struct {
+			user string
+			attr authorizationv1.ResourceAttributes
+			want bool
+		}{
+			{"alice", authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "create", Group: "agents.kubeask.dev", Resource: "agentqueries"}, true},
+			{"alice", authorizationv1.ResourceAttributes{Namespace: "team-b", Verb: "create", Group: "agents.kubeask.dev", Resource: "agentqueries"}, false},
+			{"alice", authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "delete", Group: "agents.kubeask.dev", Resource: "agentsessions"}, true},
+			{"manager", authorizationv1.ResourceAttributes{Verb: "impersonate", Resource: "users", Name: "alice"}, true},
+			{"manager", authorizationv1.ResourceAttributes{Verb: "impersonate", Resource: "groups", Name: "dev"}, true},
+			{"manager", authorizationv1.ResourceAttributes{Verb: "impersonate", Group: "authentication.k8s.io", Resource: "uids", Name: "dev-uid-alice"}, true},
+			// The extra key of service-account tokens: the agent acting as a ServiceAccount-
+			// authenticated requester (a GitOps pipeline) must carry it.
+			{"manager", authorizationv1.ResourceAttributes{Verb: "impersonate", Group: "authentication.k8s.io", Resource: "userextras", Subresource: "authentication.kubernetes.io/credential-id"}, true},
+			{"manager", authorizationv1.ResourceAttributes{Verb: "impersonate", Resource: "serviceaccounts", Namespace: "team-a", Name: "default"}, true},
+			{"manager", authorizationv1.ResourceAttributes{Verb: "create", Group: "authorization.k8s.io", Resource: "subjectaccessreviews"}, true},
+			{"manager", authorizationv1.ResourceAttributes{Verb: "create", Group: "authentication.k8s.io", Resource: "tokenreviews"}, true},
+			{"manager", authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "list", Resource: "secrets"}, false},
+		}
+		for _, c := range checks {
+			r, err := clients[c.user].AuthorizationV1().SelfSubjectAccessReviews().Create(t.Context(),
+				&authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &c.attr}},
+				metav1.CreateOptions{})
+			if err != nil {
+				t.Errorf("%s: SelfSubjectAccessReview: %v", c.user, err)
+				continue
+			}
+			if r.Status.Allowed != c.want {
+				t.Errorf("%s may %s %s/%s in %q: %v, want %v", c.user, c.attr.Verb, c.attr.Resource, c.attr.Subresource, c.attr.Namespace, r.Status.Allowed, c.want)
+			}
+		}
+	})
+
+	t.Run("admission stamps alice as the requester of her query", func(t *testing.T) {
+		// Policies take effect asynchronously; Run waits for them, and this polls anyway so
+		// the assertion is about the stored object, not about timing.
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			q := &agentsv1alpha1.AgentQuery{
+				ObjectMeta: metav1.ObjectMeta{GenerateName: "why-pending-", Namespace: "team-a"},
+				Spec: agentsv1alpha1.AgentQuerySpec{
+					Prompt: "Why are the checkout pods not running?",
+					// A forged requester: admission must overwrite it.
+					Requester: &agentsv1alpha1.Requester{Username: "bob"},
+				},
+			}
+			if err := ctrl["alice"].Create(t.Context(), q); err != nil {
+				t.Fatalf("alice creating an AgentQuery in team-a: %v", err)
+			}
+			var stored agentsv1alpha1.AgentQuery
+			if err := ctrl["admin"].Get(t.Context(), client.ObjectKeyFromObject(q), &stored); err != nil {
+				t.Fatal(err)
+			}
+			r := stored.Spec.Requester
+			if r != nil && r.Username == "alice" {
+				if r.UID != "dev-uid-alice" || !slices.Contains(r.Groups, "dev") {
+					t.Errorf("stored requester = %+v, want uid dev-uid-alice and group dev", *r)
+				}
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("stored spec.requester = %+v, want username alice", r)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	})
+
+	// Shutdown: Run returns nil and no process of the environment is left.
+	if err := shutdown(); err != nil {
+		t.Fatalf("Run returned %v after cancellation, want nil", err)
+	}
+	for _, p := range info.Processes {
+		// The pid is also the process-group id: ESRCH means neither the process nor
+		// anything it spawned is left.
+		if err := syscall.Kill(-p.PID, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("%s (process group %d) still exists after shutdown: kill 0 = %v", p.Name, p.PID, err)
+		}
+	}
+}
