@@ -1,0 +1,86 @@
+package tools
+
+import (
+	"fmt"
+	"net/http"
+
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+
+	"github.com/kubeask/kubeask/internal/identity"
+)
+
+// DefaultMaxBytes bounds each tool result given to the model.
+const DefaultMaxBytes = 16 << 10
+
+// OutputPolicy bounds and filters what a tool returns.
+type OutputPolicy struct {
+	// MaxBytes is the byte budget of one result; 0 means DefaultMaxBytes.
+	MaxBytes int
+	// AllowSecretValues shows Secret data and credential-like fields; by default they
+	// are redacted.
+	AllowSecretValues bool
+}
+
+// Access is one Kubernetes call a tool made, for the audit log.
+type Access struct {
+	Verb, Resource, Namespace, Name string
+}
+
+// Env is what a tool call runs with: clients that act as the requester.
+type Env struct {
+	Dynamic   dynamic.Interface
+	Clientset kubernetes.Interface
+	// REST is an unversioned REST client for requests the typed clients cannot make
+	// (server-side Table listings of any resource).
+	REST   rest.Interface
+	Mapper *Mapper
+	Output OutputPolicy
+	// FieldManager names the requester's changes in managedFields.
+	FieldManager string
+	// OnAccess, if set, is told of every Kubernetes call.
+	OnAccess func(Access)
+}
+
+// NewEnv builds the clients for id over the factory's shared transport.
+func NewEnv(f *identity.Factory, id identity.Identity, mapper *Mapper, out OutputPolicy) (*Env, error) {
+	cfg, httpClient, err := f.ClientFor(id)
+	if err != nil {
+		return nil, err
+	}
+	return newEnv(cfg, httpClient, mapper, out)
+}
+
+func newEnv(cfg *rest.Config, httpClient *http.Client, mapper *Mapper, out OutputPolicy) (*Env, error) {
+	dyn, err := dynamic.NewForConfigAndClient(cfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("dynamic client: %w", err)
+	}
+	cs, err := kubernetes.NewForConfigAndClient(cfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("clientset: %w", err)
+	}
+	raw := rest.CopyConfig(cfg)
+	raw.NegotiatedSerializer = serializer.NewCodecFactory(clientgoscheme.Scheme).WithoutConversion()
+	rc, err := rest.UnversionedRESTClientForConfigAndClient(raw, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("REST client: %w", err)
+	}
+	return &Env{Dynamic: dyn, Clientset: cs, REST: rc, Mapper: mapper, Output: out, FieldManager: "kubeask"}, nil
+}
+
+func (e *Env) record(verb, resource, namespace, name string) {
+	if e.OnAccess != nil {
+		e.OnAccess(Access{Verb: verb, Resource: resource, Namespace: namespace, Name: name})
+	}
+}
+
+func (e *Env) maxBytes() int {
+	if e.Output.MaxBytes > 0 {
+		return e.Output.MaxBytes
+	}
+	return DefaultMaxBytes
+}

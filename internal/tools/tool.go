@@ -1,0 +1,148 @@
+// Package tools is kubeask's one tool registry. A tool is data: a name, a description,
+// a typed input whose JSON schema is generated from its Go struct, annotations
+// (read-only, destructive) and a handler. The agent loop and the MCP endpoint are two
+// front doors onto the same registry; neither this package nor a tool knows about an
+// LLM or MCP SDK.
+//
+// Every handler works through an Env whose clients impersonate the requester; no tool
+// reads from the operator's informer cache.
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/jsonschema-go/jsonschema"
+)
+
+// Annotations describe what a tool does to the cluster. They drive the agent's gate
+// (mutating calls need the mode's or the requester's consent) and become MCP hints.
+type Annotations struct {
+	// Title is a short human name.
+	Title string `json:"title,omitempty"`
+	// ReadOnly tools never change the cluster.
+	ReadOnly bool `json:"readOnly"`
+	// Destructive tools may delete or overwrite existing state.
+	Destructive bool `json:"destructive"`
+	// Idempotent tools have no further effect when called again with the same arguments.
+	Idempotent bool `json:"idempotent"`
+}
+
+// Tool is one tool. Build it with Define.
+type Tool struct {
+	Name        string
+	Description string
+	Annotations Annotations
+	// InputSchema is the JSON schema of the arguments, generated from the input type.
+	InputSchema *jsonschema.Schema
+
+	resolved *jsonschema.Resolved
+	run      func(ctx context.Context, env *Env, args json.RawMessage) (*Result, error)
+	mutates  func(args json.RawMessage) bool
+}
+
+// Result is what a call returns to the model or the MCP client.
+type Result struct {
+	// Text is the readable result.
+	Text string
+	// IsError marks a result that reports a failure the caller can act on (forbidden,
+	// not found, invalid arguments), as opposed to a broken tool.
+	IsError bool
+	// Truncated is true when Text was cut to the output budget.
+	Truncated bool
+}
+
+// Define builds a tool whose arguments decode into In. The schema comes from In's
+// fields: `json` tags name them, fields without omitempty are required, and a
+// `jsonschema:"..."` tag describes them.
+func Define[In any](name, description string, ann Annotations, handler func(ctx context.Context, env *Env, in In) (*Result, error)) Tool {
+	schema, err := jsonschema.For[In](nil)
+	if err != nil {
+		panic(fmt.Sprintf("tool %s: input schema: %v", name, err)) // a programming error, caught by the registry test
+	}
+	resolved, err := schema.Resolve(nil)
+	if err != nil {
+		panic(fmt.Sprintf("tool %s: resolving schema: %v", name, err))
+	}
+	t := Tool{Name: name, Description: description, Annotations: ann, InputSchema: schema, resolved: resolved}
+	t.run = func(ctx context.Context, env *Env, args json.RawMessage) (*Result, error) {
+		var in In
+		if err := decodeArgs(args, &in); err != nil {
+			return nil, err
+		}
+		return handler(ctx, env, in)
+	}
+	return t
+}
+
+// WithMutates sets a per-call classification, for tools whose effect depends on their
+// arguments (the kubectl tool); by default a call mutates unless the tool is ReadOnly.
+func (t Tool) WithMutates(f func(args json.RawMessage) bool) Tool {
+	t.mutates = f
+	return t
+}
+
+// Mutates reports whether a call with args may change the cluster.
+func (t Tool) Mutates(args json.RawMessage) bool {
+	if t.mutates != nil {
+		return t.mutates(args)
+	}
+	return !t.Annotations.ReadOnly
+}
+
+// Validate checks args against the schema and returns a readable error.
+func (t Tool) Validate(args json.RawMessage) error {
+	var v any
+	if len(strings.TrimSpace(string(args))) == 0 {
+		args = json.RawMessage("{}")
+	}
+	if err := json.Unmarshal(args, &v); err != nil {
+		return ArgumentError{Tool: t.Name, Reason: "arguments are not valid JSON: " + err.Error()}
+	}
+	if err := t.resolved.Validate(v); err != nil {
+		return ArgumentError{Tool: t.Name, Reason: err.Error()}
+	}
+	return nil
+}
+
+// Call validates args, runs the handler and turns errors the caller can act on into
+// readable results. A non-nil error means the tool itself failed.
+func (t Tool) Call(ctx context.Context, env *Env, args json.RawMessage) (*Result, error) {
+	if err := t.Validate(args); err != nil {
+		return Classify(err)
+	}
+	if len(strings.TrimSpace(string(args))) == 0 {
+		args = json.RawMessage("{}")
+	}
+	res, err := t.run(ctx, env, args)
+	if err != nil {
+		return Classify(err)
+	}
+	return env.bound(res), nil
+}
+
+// ArgumentError is a bad argument, reported to the caller.
+type ArgumentError struct {
+	Tool   string
+	Reason string
+}
+
+func (e ArgumentError) Error() string {
+	return fmt.Sprintf("invalid arguments for %s: %s", e.Tool, e.Reason)
+}
+
+func decodeArgs(args json.RawMessage, into any) error {
+	dec := json.NewDecoder(strings.NewReader(string(args)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(into); err != nil {
+		var ae ArgumentError
+		if errors.As(err, &ae) {
+			return err
+		}
+		return ArgumentError{Reason: err.Error()}
+	}
+	return nil
+}
