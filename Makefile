@@ -14,6 +14,7 @@ KUSTOMIZE      := $(BIN)/kustomize
 # Tests and `make dev` use the control plane built by hack/build-controlplane.sh.
 export KUBEBUILDER_ASSETS := $(K8S_BIN)
 export KUBEASK_HELM := $(HELM)
+export KUBEASK_KUSTOMIZE := $(KUSTOMIZE)
 
 GO_TEST_FLAGS ?= -race -count=1 -timeout=30m
 
@@ -44,7 +45,7 @@ controlplane: ## Build etcd, kube-apiserver, kube-controller-manager and kube-sc
 	K8S_VERSION=$(K8S_VERSION) hack/build-controlplane.sh
 
 .PHONY: test
-test: controlplane $(CONTROLLER_GEN) $(HELM) ## Run all unit and integration tests against a real API server.
+test: controlplane $(CONTROLLER_GEN) $(HELM) $(KUSTOMIZE) ## Run all unit and integration tests against a real API server.
 	go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: bench
@@ -53,7 +54,8 @@ bench: controlplane ## Run the benchmarks (ratios are printed by each benchmark)
 
 .PHONY: dev
 dev: controlplane build ## Run a local control plane, the CRDs, the operator and demo users.
-	go run ./hack/dev --state-dir $(CURDIR)/.dev --bin-dir $(K8S_BIN) --manager $(BIN)/kubeask-manager
+	go build -o $(BIN)/kubeask-dev ./hack/dev
+	$(BIN)/kubeask-dev --state-dir $(CURDIR)/.dev --bin-dir $(K8S_BIN) --manager $(BIN)/kubeask-manager
 
 ##@ Tools (pinned in hack/tools/go.mod)
 

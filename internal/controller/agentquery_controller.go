@@ -4,6 +4,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -12,26 +13,20 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
+	"github.com/kubeask/kubeask/internal/agent"
 )
 
-// Condition types and reasons of AgentQuery.
-const (
-	// ConditionAccepted says whether the query is well-formed and may run.
-	ConditionAccepted = "Accepted"
-	// ConditionRunning says whether the agent is working on the query.
-	ConditionRunning = "Running"
+// ReasonAgentNotConfigured says that this operator has no model catalog, so queries
+// wait rather than pretend to be answered.
+const ReasonAgentNotConfigured = "AgentNotConfigured"
 
-	ReasonAccepted          = "Accepted"
-	ReasonRequesterMissing  = "RequesterMissing"
-	ReasonSessionNotFound   = "SessionNotFound"
-	ReasonAgentNotAvailable = "AgentNotAvailable"
-)
-
-// AgentQueryReconciler accepts queries. This version validates them and marks them
-// Pending; it runs no agent yet and says so in a condition rather than pretending to
-// answer.
+// AgentQueryReconciler hands queries to the agent's worker pool. It never runs the
+// agent itself: a slow model must not hold up reconciliation.
 type AgentQueryReconciler struct {
 	Client client.Client
+	// Agents runs queries. Nil means no agent is configured: queries stay Pending with
+	// a condition that says so.
+	Agents *agent.Pool
 }
 
 // +kubebuilder:rbac:groups=agents.kubeask.dev,resources=agentqueries,verbs=get;list;watch;update;patch;delete
@@ -44,56 +39,51 @@ type AgentQueryReconciler struct {
 func (r *AgentQueryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	q := &agentsv1alpha1.AgentQuery{}
 	if err := r.Client.Get(ctx, req.NamespacedName, q); err != nil {
+		if apierrors.IsNotFound(err) && r.Agents != nil {
+			r.Agents.Cancel(req.NamespacedName) // deleting a query cancels its run
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if q.Status.Phase.Finished() || (q.Status.Phase != "" && q.Status.ObservedGeneration == q.Generation) {
+	if q.Status.Phase.Finished() {
 		return ctrl.Result{}, nil
 	}
-	base := q.DeepCopy()
-	q.Status.ObservedGeneration = q.Generation
-
-	phase, accepted := r.accept(ctx, q)
-	meta.SetStatusCondition(&q.Status.Conditions, accepted)
-	q.Status.Phase = phase
-	if phase == agentsv1alpha1.QueryFailed {
-		q.Status.Summary = truncate(accepted.Message, agentsv1alpha1.MaxSummaryLength)
-		now := metav1.Now()
-		q.Status.CompletionTime = &now
-	} else {
-		meta.SetStatusCondition(&q.Status.Conditions, metav1.Condition{
-			Type: ConditionRunning, Status: metav1.ConditionFalse, Reason: ReasonAgentNotAvailable,
-			Message:            "no agent runs in this version of kubeask yet; the query waits",
-			ObservedGeneration: q.Generation,
-		})
+	if r.Agents == nil {
+		return ctrl.Result{}, r.wait(ctx, q)
 	}
-	if err := r.Client.Status().Patch(ctx, q, client.MergeFrom(base)); err != nil {
-		if apierrors.IsNotFound(err) {
-			return ctrl.Result{}, nil
-		}
-		return ctrl.Result{}, fmt.Errorf("updating status of %s: %w", req, err)
+	if q.Status.Phase == agentsv1alpha1.QueryAwaitingApproval && !decided(q) {
+		return ctrl.Result{}, nil
 	}
+	r.Agents.Submit(req.NamespacedName)
 	return ctrl.Result{}, nil
 }
 
-// accept decides whether q can run and returns its phase and Accepted condition.
-func (r *AgentQueryReconciler) accept(ctx context.Context, q *agentsv1alpha1.AgentQuery) (agentsv1alpha1.QueryPhase, metav1.Condition) {
-	cond := metav1.Condition{Type: ConditionAccepted, ObservedGeneration: q.Generation}
-	switch {
-	case q.Spec.Requester == nil || q.Spec.Requester.Username == "":
-		cond.Status, cond.Reason = metav1.ConditionFalse, ReasonRequesterMissing
-		cond.Message = "spec.requester is empty, so the query cannot act as anyone: the kubeask admission policy or webhook that stamps it is not installed"
-		return agentsv1alpha1.QueryFailed, cond
-	case q.Spec.SessionRef != nil:
-		s := &agentsv1alpha1.AgentSession{}
-		err := r.Client.Get(ctx, client.ObjectKey{Namespace: q.Namespace, Name: q.Spec.SessionRef.Name}, s)
-		if apierrors.IsNotFound(err) {
-			cond.Status, cond.Reason = metav1.ConditionFalse, ReasonSessionNotFound
-			cond.Message = fmt.Sprintf("AgentSession %q does not exist in namespace %s", q.Spec.SessionRef.Name, q.Namespace)
-			return agentsv1alpha1.QueryFailed, cond
+// decided reports whether the requester has approved or denied a proposed step.
+func decided(q *agentsv1alpha1.AgentQuery) bool {
+	for _, s := range q.Status.Steps {
+		if s.State == agentsv1alpha1.StepProposed && (slices.Contains(q.Spec.Approvals, s.ID) || slices.Contains(q.Spec.Denials, s.ID)) {
+			return true
 		}
 	}
-	cond.Status, cond.Reason, cond.Message = metav1.ConditionTrue, ReasonAccepted, "the query is valid"
-	return agentsv1alpha1.QueryPending, cond
+	return false
+}
+
+// wait marks a query Pending and says that no agent is configured.
+func (r *AgentQueryReconciler) wait(ctx context.Context, q *agentsv1alpha1.AgentQuery) error {
+	if q.Status.Phase == agentsv1alpha1.QueryPending && q.Status.ObservedGeneration == q.Generation {
+		return nil
+	}
+	base := q.DeepCopy()
+	q.Status.ObservedGeneration = q.Generation
+	q.Status.Phase = agentsv1alpha1.QueryPending
+	meta.SetStatusCondition(&q.Status.Conditions, metav1.Condition{
+		Type: agent.ConditionRunning, Status: metav1.ConditionFalse, Reason: ReasonAgentNotConfigured,
+		Message:            "this kubeask operator has no model catalog (--config), so no agent runs; the query waits",
+		ObservedGeneration: q.Generation,
+	})
+	if err := r.Client.Status().Patch(ctx, q, client.MergeFrom(base)); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("updating status of %s/%s: %w", q.Namespace, q.Name, err)
+	}
+	return nil
 }
 
 // SetupWithManager registers the reconciler.
@@ -103,17 +93,3 @@ func (r *AgentQueryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("agentquery").
 		Complete(r)
 }
-
-// truncate cuts s to at most n bytes on a rune boundary, marking the cut with "…".
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n - len("…")
-	for cut > 0 && !isRuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }

@@ -18,6 +18,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
+	"github.com/kubeask/kubeask/internal/agent"
 	"github.com/kubeask/kubeask/internal/controller"
 	"github.com/kubeask/kubeask/internal/testcluster"
 )
@@ -101,7 +102,7 @@ func eventually(t *testing.T, what string, f func() error) {
 	}
 }
 
-func TestQueryIsAcceptedAndWaitsWithoutPretending(t *testing.T) {
+func TestWithoutAnAgentAQueryWaitsAndSaysWhy(t *testing.T) {
 	ns := newNamespace(t)
 	q := &agentsv1alpha1.AgentQuery{
 		ObjectMeta: metav1.ObjectMeta{Name: "q", Namespace: ns},
@@ -119,52 +120,12 @@ func TestQueryIsAcceptedAndWaitsWithoutPretending(t *testing.T) {
 		}
 		return nil
 	})
-	if !meta.IsStatusConditionTrue(q.Status.Conditions, controller.ConditionAccepted) {
-		t.Errorf("Accepted condition not true: %+v", q.Status.Conditions)
-	}
-	running := meta.FindStatusCondition(q.Status.Conditions, controller.ConditionRunning)
-	if running == nil || running.Status != metav1.ConditionFalse || running.Reason != controller.ReasonAgentNotAvailable {
-		t.Errorf("Running condition = %+v, want False/%s", running, controller.ReasonAgentNotAvailable)
+	running := meta.FindStatusCondition(q.Status.Conditions, agent.ConditionRunning)
+	if running == nil || running.Status != metav1.ConditionFalse || running.Reason != controller.ReasonAgentNotConfigured {
+		t.Errorf("Running condition = %+v, want False/%s", running, controller.ReasonAgentNotConfigured)
 	}
 	if q.Status.Answer != "" || q.Status.ObservedGeneration != q.Generation {
 		t.Errorf("status = %+v: want no answer and observedGeneration %d", q.Status, q.Generation)
-	}
-}
-
-func TestQueryFailsClearly(t *testing.T) {
-	ns := newNamespace(t)
-	cases := []struct {
-		name       string
-		spec       agentsv1alpha1.AgentQuerySpec
-		wantReason string
-	}{
-		{"no requester", agentsv1alpha1.AgentQuerySpec{Prompt: "hi"}, controller.ReasonRequesterMissing},
-		{"missing session", agentsv1alpha1.AgentQuerySpec{Prompt: "hi", Requester: alice(),
-			SessionRef: &agentsv1alpha1.SessionReference{Name: "nope"}}, controller.ReasonSessionNotFound},
-	}
-	for i, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			q := &agentsv1alpha1.AgentQuery{ObjectMeta: metav1.ObjectMeta{Name: "q" + string(rune('a'+i)), Namespace: ns}, Spec: tc.spec}
-			if err := k8s.Create(t.Context(), q); err != nil {
-				t.Fatal(err)
-			}
-			eventually(t, "query failed", func() error {
-				if err := k8s.Get(t.Context(), client.ObjectKeyFromObject(q), q); err != nil {
-					return err
-				}
-				if q.Status.Phase != agentsv1alpha1.QueryFailed {
-					return errors.New("phase is " + string(q.Status.Phase))
-				}
-				return nil
-			})
-			c := meta.FindStatusCondition(q.Status.Conditions, controller.ConditionAccepted)
-			if c == nil || c.Status != metav1.ConditionFalse || c.Reason != tc.wantReason || c.Message == "" {
-				t.Errorf("Accepted = %+v, want False/%s with a message", c, tc.wantReason)
-			}
-			if q.Status.CompletionTime == nil || q.Status.Summary == "" {
-				t.Errorf("failed query lacks completionTime or summary: %+v", q.Status)
-			}
-		})
 	}
 }
 

@@ -41,6 +41,22 @@ type Options struct {
 	WebhookHosts      []string
 
 	GracefulShutdown time.Duration
+
+	// ConfigPath is the platform's model catalog, profiles and limits. Empty runs no
+	// agent: queries wait with a condition saying so.
+	ConfigPath string
+	// AgentWorkers is how many queries run at once.
+	AgentWorkers int
+	// ToolOutputBytes bounds each tool result given to the model.
+	ToolOutputBytes int
+	// ImpersonateExtra are the user-extra keys kept when impersonating a requester.
+	ImpersonateExtra []string
+	// DenyUsers and DenyGroups are requesters the agent never acts as.
+	DenyUsers, DenyGroups []string
+	// WatchNamespaces restricts the operator to these namespaces; empty watches all.
+	WatchNamespaces []string
+	// KubectlPath is the kubectl binary of the kubectl tool; empty disables that tool.
+	KubectlPath string
 }
 
 // NewOptions returns the defaults.
@@ -56,6 +72,8 @@ func NewOptions() *Options {
 		WebhookSecret:     "kubeask-webhook-certs",
 		WebhookConfigName: "kubeask",
 		GracefulShutdown:  30 * time.Second,
+		AgentWorkers:      16,
+		ToolOutputBytes:   16 << 10,
 	}
 }
 
@@ -74,11 +92,23 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.WebhookService, "webhook-service-name", o.WebhookService, "Service in front of the webhook; its DNS names go into the serving certificate.")
 	fs.StringVar(&o.WebhookSecret, "webhook-secret-name", o.WebhookSecret, "Secret in --namespace holding the webhook CA and serving certificate.")
 	fs.StringVar(&o.WebhookConfigName, "webhook-configuration-name", o.WebhookConfigName, "Mutating- and ValidatingWebhookConfiguration that receive the CA bundle.")
-	fs.Func("webhook-host", "Extra DNS name or IP for the serving certificate (repeatable), e.g. 127.0.0.1 outside a cluster.", func(s string) error {
-		o.WebhookHosts = append(o.WebhookHosts, s)
-		return nil
-	})
+	fs.Func("webhook-host", "Extra DNS name or IP for the serving certificate (repeatable), e.g. 127.0.0.1 outside a cluster.", appendTo(&o.WebhookHosts))
 	fs.DurationVar(&o.GracefulShutdown, "graceful-shutdown-timeout", o.GracefulShutdown, "How long runnables get to stop.")
+	fs.StringVar(&o.ConfigPath, "config", o.ConfigPath, "Platform config file: model catalog, profiles, limits. Empty runs no agent.")
+	fs.IntVar(&o.AgentWorkers, "agent-workers", o.AgentWorkers, "How many queries the agent runs at once.")
+	fs.IntVar(&o.ToolOutputBytes, "tool-output-bytes", o.ToolOutputBytes, "Byte budget of each tool result given to the model.")
+	fs.Func("impersonate-extra", "A user-extra key kept when impersonating a requester (repeatable).", appendTo(&o.ImpersonateExtra))
+	fs.Func("deny-user", "A username the agent never acts as, e.g. a GitOps controller's service account (repeatable).", appendTo(&o.DenyUsers))
+	fs.Func("deny-group", "A group whose members the agent never acts as (repeatable).", appendTo(&o.DenyGroups))
+	fs.Func("watch-namespace", "Only serve queries and sessions in this namespace (repeatable); default all.", appendTo(&o.WatchNamespaces))
+	fs.StringVar(&o.KubectlPath, "kubectl-path", o.KubectlPath, "kubectl binary for the kubectl tool; empty disables the tool.")
+}
+
+func appendTo(list *[]string) func(string) error {
+	return func(s string) error {
+		*list = append(*list, s)
+		return nil
+	}
 }
 
 // Complete fills what the flags left empty from the environment.
@@ -105,6 +135,12 @@ func (o *Options) Validate() error {
 	}
 	if o.Admission == AdmissionWebhook && (o.WebhookSecret == "" || o.WebhookCertDir == "") {
 		errs = append(errs, errors.New("--admission=webhook needs --webhook-secret-name and --webhook-cert-dir"))
+	}
+	if o.AgentWorkers <= 0 {
+		errs = append(errs, fmt.Errorf("--agent-workers must be positive, not %d", o.AgentWorkers))
+	}
+	if o.ToolOutputBytes < 1024 {
+		errs = append(errs, fmt.Errorf("--tool-output-bytes must be at least 1024, not %d", o.ToolOutputBytes))
 	}
 	if o.GracefulShutdown < 0 {
 		errs = append(errs, errors.New("--graceful-shutdown-timeout must not be negative"))

@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -67,6 +68,12 @@ func (o *Options) Run(ctx context.Context, cfg *rest.Config) error {
 		// and everything read on a user's behalf go straight to the API server.
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 	}
+	if len(o.WatchNamespaces) > 0 {
+		mgrOpts.Cache.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range o.WatchNamespaces {
+			mgrOpts.Cache.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
 	var rotator *certs.Rotator
 	if o.Admission == AdmissionWebhook {
 		mgrOpts.WebhookServer = webhook.NewServer(webhook.Options{Port: o.WebhookPort, CertDir: o.WebhookCertDir})
@@ -104,7 +111,14 @@ func (o *Options) Run(ctx context.Context, cfg *rest.Config) error {
 		}
 	}
 
-	if err := (&controller.AgentQueryReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+	_, pool, err := o.newAgent(mgr, cfg)
+	if err != nil {
+		return err
+	}
+	if pool == nil {
+		logger.Info("no --config given: no agent runs, queries wait")
+	}
+	if err := (&controller.AgentQueryReconciler{Client: mgr.GetClient(), Agents: pool}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the AgentQuery controller: %w", err)
 	}
 	if err := (&controller.AgentSessionReconciler{Client: mgr.GetClient()}).SetupWithManager(ctx, mgr); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -35,6 +36,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if filepath.Base(os.Args[0]) == kubectlSpyName { // the kubectl tool's test runs this binary as kubectl
+		os.Exit(kubectlSpy())
+	}
 	os.Exit(run(m))
 }
 
@@ -74,7 +78,7 @@ func setup(ctx context.Context) error {
 		},
 		&rbacv1.ClusterRole{
 			ObjectMeta: metav1.ObjectMeta{Name: "kubeask-test-team-member"},
-			Rules: []rbacv1.PolicyRule{{APIGroups: []string{"", "apps"}, Resources: []string{"*"}, Verbs: []string{"*"}}},
+			Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"", "apps"}, Resources: []string{"*"}, Verbs: []string{"*"}}},
 		},
 		teamBinding("team-a", "dev"),
 		teamBinding("team-b", "ops"),

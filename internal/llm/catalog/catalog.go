@@ -20,7 +20,7 @@
 //	  timeout: 5m
 //	profiles:
 //	- name: troubleshoot        # overrides the built-in profile of that name
-//	  tools: []                 # empty: every read-only tool
+//	  tools: []                 # empty: every tool (the mode gates changes)
 //	  allowSecretValues: false
 //	  modes: [ReadOnly]
 //	limits:
@@ -118,7 +118,8 @@ type Profile struct {
 	Description string `json:"description,omitempty"`
 	// SystemPrompt is the model's instructions. Empty means DefaultSystemPrompt.
 	SystemPrompt string `json:"systemPrompt,omitempty"`
-	// Tools allow-lists tool names. Empty means every read-only tool.
+	// Tools allow-lists tool names. Empty means every tool; the query's mode still
+	// decides whether a tool that changes the cluster may run.
 	Tools []string `json:"tools,omitempty"`
 	// AllowSecretValues lets Secret data reach the model when the query also asks for
 	// it. False redacts it whatever the query says.

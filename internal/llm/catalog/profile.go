@@ -27,7 +27,7 @@ How you answer:
 func BuiltinProfile() Profile {
 	return Profile{
 		Name:         BuiltinProfileName,
-		Description:  "Read-only troubleshooting with every read-only tool; Secret values redacted.",
+		Description:  "Read-only troubleshooting: tools that change the cluster are refused; Secret values redacted.",
 		SystemPrompt: DefaultSystemPrompt,
 		Modes:        []agentsv1alpha1.Mode{agentsv1alpha1.ModeReadOnly},
 	}

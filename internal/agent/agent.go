@@ -1,0 +1,310 @@
+// Package agent runs AgentQueries: an LLM tool-calling loop in which every tool call
+// is made as the query's requester, gated by the query's mode, recorded in the query's
+// status before it executes, and never executed twice.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
+	"github.com/kubeask/kubeask/internal/identity"
+	"github.com/kubeask/kubeask/internal/llm"
+	"github.com/kubeask/kubeask/internal/llm/catalog"
+	"github.com/kubeask/kubeask/internal/llm/quota"
+	"github.com/kubeask/kubeask/internal/tools"
+)
+
+// Defaults for queries that leave limits unset (the CRD defaults them too).
+const (
+	defaultTimeout  = 5 * time.Minute
+	defaultMaxSteps = 20
+	// toolTimeout bounds one tool call. A call runs to its end even when the query's
+	// context is cancelled (operator shutdown), so that a change is never cut off
+	// between being made and being recorded.
+	toolTimeout = 30 * time.Second
+)
+
+// Models gives the LLM client of a catalog model.
+type Models interface {
+	Client(ctx context.Context, name string) (llm.Client, error)
+}
+
+// EventRecorder records Kubernetes Events (the events.k8s.io recorder).
+type EventRecorder interface {
+	Eventf(regarding runtime.Object, related runtime.Object, eventtype, reason, action, note string, args ...any)
+}
+
+// Agent runs queries. Its fields are its dependencies; it holds no per-query state.
+type Agent struct {
+	// Client is the operator's own client: it reads sessions and writes query status.
+	Client client.Client
+	// Reader reads queries straight from the API server, never from a stale cache.
+	Reader   client.Reader
+	Identity *identity.Factory
+	Mapper   *tools.Mapper
+	Tools    *tools.Registry
+	Catalog  *catalog.Catalog
+	Models   Models
+	// Quota, if set, limits queries and tokens per requester.
+	Quota quota.Checker
+	// Events, if set, records Kubernetes Events on queries.
+	Events EventRecorder
+	// Output bounds tool results; AllowSecretValues is taken from the profile.
+	Output tools.OutputPolicy
+	// KubectlPath is the kubectl binary of the kubectl tool ("" disables it).
+	KubectlPath string
+
+	// beforeExecute, if set, runs after a step is recorded as Running and before the
+	// tool runs. Tests use it to stop the operator at the worst moment.
+	beforeExecute func(ctx context.Context, step agentsv1alpha1.Step)
+	// afterExecute, if set, runs after the tool returned and before the step's result
+	// is recorded.
+	afterExecute func(ctx context.Context, step agentsv1alpha1.Step)
+}
+
+// Run works on the query until it is answered, fails, or waits for approval. It is
+// safe to call again for the same query at any time: it continues from the status.
+func (a *Agent) Run(ctx context.Context, key types.NamespacedName) error {
+	q := &agentsv1alpha1.AgentQuery{}
+	if err := a.Reader.Get(ctx, key, q); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if q.Status.Phase.Finished() {
+		return nil
+	}
+	r := &run{Agent: a, q: q, st: q.Status.DeepCopy(), w: &statusWriter{c: a.Client, key: key, uid: q.UID},
+		log: log.FromContext(ctx).WithValues("query", key)}
+	r.st.ObservedGeneration = q.Generation
+	err := r.run(ctx)
+	if errors.Is(err, errQueryGone) {
+		return nil
+	}
+	return err
+}
+
+// run is the state of one query's run.
+type run struct {
+	*Agent
+	q   *agentsv1alpha1.AgentQuery
+	st  *agentsv1alpha1.AgentQueryStatus
+	w   *statusWriter
+	log interface {
+		Info(string, ...any)
+		Error(error, string, ...any)
+	}
+
+	env      *tools.Env
+	llm      llm.Client
+	profile  *catalog.Profile
+	mode     agentsv1alpha1.Mode
+	tools    *tools.Registry
+	maxSteps int
+	// exhausted is set once maxSteps is reached: the model must answer without tools.
+	exhausted bool
+}
+
+func (r *run) run(ctx context.Context) error {
+	if stop, err := r.prepare(ctx); stop || err != nil {
+		return err
+	}
+	timeout := defaultTimeout
+	if r.q.Spec.Timeout != nil && r.q.Spec.Timeout.Duration > 0 {
+		timeout = r.q.Spec.Timeout.Duration
+	}
+	runCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	if stop, err := r.settle(runCtx); stop || err != nil {
+		return err
+	}
+	return r.loop(runCtx)
+}
+
+// prepare accepts the query (requester, session, profile, mode, model, quota) and marks
+// it Running. stop is true when the query ended here.
+func (r *run) prepare(ctx context.Context) (stop bool, err error) {
+	q := r.q
+	if q.Spec.Requester == nil || q.Spec.Requester.Username == "" {
+		return true, r.fail(ctx, ConditionAccepted, ReasonRequesterMissing,
+			"spec.requester is empty, so the query cannot act as anyone: the kubeask admission policy or webhook that stamps it is not installed")
+	}
+	env, err := tools.NewEnv(r.Identity, identity.FromRequester(q.Spec.Requester), r.Mapper, r.Output)
+	if err != nil {
+		if errors.Is(err, identity.ErrRefused) {
+			return true, r.fail(ctx, ConditionAccepted, ReasonRequesterRefused, err.Error())
+		}
+		return false, err
+	}
+	r.env = env
+
+	var session *agentsv1alpha1.AgentSession
+	if ref := q.Spec.SessionRef; ref != nil {
+		session = &agentsv1alpha1.AgentSession{}
+		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: q.Namespace, Name: ref.Name}, session); err != nil {
+			if apierrors.IsNotFound(err) {
+				return true, r.fail(ctx, ConditionAccepted, ReasonSessionNotFound,
+					fmt.Sprintf("AgentSession %q does not exist in namespace %s", ref.Name, q.Namespace))
+			}
+			return false, fmt.Errorf("reading session %s: %w", ref.Name, err)
+		}
+	}
+	modelName, profileName, mode := q.Spec.Model, q.Spec.Profile, agentsv1alpha1.ModeReadOnly
+	if session != nil {
+		modelName = cmpOr(modelName, session.Spec.Model)
+		profileName = cmpOr(profileName, session.Spec.Profile)
+		if session.Spec.DefaultMode != "" {
+			mode = session.Spec.DefaultMode
+		}
+	}
+	if q.Spec.Mode != nil {
+		mode = *q.Spec.Mode
+	}
+	if r.profile, err = r.Catalog.Profile(profileName); err != nil {
+		return true, r.fail(ctx, ConditionAccepted, ReasonUnknownProfile, err.Error())
+	}
+	if !r.profile.AllowsMode(mode) {
+		return true, r.fail(ctx, ConditionAccepted, ReasonModeNotAllowed,
+			fmt.Sprintf("profile %q does not allow mode %s (it allows %v)", r.profile.Name, mode, r.profile.Modes))
+	}
+	r.mode = mode
+	r.env.Output.AllowSecretValues = r.profile.AllowSecretValues
+	r.tools = r.Tools
+	if len(r.profile.Tools) > 0 {
+		r.tools = r.Tools.Filter(func(t tools.Tool) bool { return slices.Contains(r.profile.Tools, t.Name) })
+	}
+	r.maxSteps = int(q.Spec.MaxSteps)
+	if r.maxSteps <= 0 {
+		r.maxSteps = defaultMaxSteps
+	}
+	if r.llm, err = r.Models.Client(ctx, modelName); err != nil {
+		return true, r.fail(ctx, ConditionAccepted, ReasonUnknownModel, err.Error())
+	}
+	if modelName == "" {
+		modelName = r.Catalog.DefaultModel
+	}
+	first := r.st.StartTime == nil
+	if first && r.Quota != nil {
+		if err := r.Quota.Allow(q.Spec.Requester.Username, q.Spec.Requester.Groups); err != nil {
+			return true, r.fail(ctx, ConditionAccepted, ReasonQuotaExceeded, err.Error())
+		}
+	}
+	setCondition(r.st, q.Generation, ConditionAccepted, metav1.ConditionTrue, ReasonAccepted, "the query is valid")
+	setCondition(r.st, q.Generation, ConditionRunning, metav1.ConditionTrue, ReasonRunning, "the agent is working on the query")
+	r.st.Phase, r.st.Model, r.st.Mode = agentsv1alpha1.QueryRunning, modelName, mode
+	if first {
+		r.st.StartTime = now()
+		r.event(corev1.EventTypeNormal, "Started", "Working on the query as %s with model %s", q.Spec.Requester.Username, modelName)
+	}
+	return false, r.w.write(ctx, r.st)
+}
+
+// settle deals with steps left by an earlier run: a change whose outcome is unknown
+// ends the query; approved proposals run; denied ones are recorded; undecided ones keep
+// the query waiting. stop is true when the run must not continue now.
+func (r *run) settle(ctx context.Context) (stop bool, err error) {
+	approved := func(id string) bool { return slices.Contains(r.q.Spec.Approvals, id) }
+	denied := func(id string) bool { return slices.Contains(r.q.Spec.Denials, id) }
+	var unknown []string
+	undecided := false
+	for i := range r.st.Steps {
+		s := &r.st.Steps[i]
+		switch s.State {
+		case agentsv1alpha1.StepRunning:
+			if s.ReadOnly {
+				s.State, s.Error = agentsv1alpha1.StepFailed, "interrupted by a restart of the operator before it finished; it changed nothing and may be called again"
+				continue
+			}
+			s.State = agentsv1alpha1.StepUnknown
+			s.Error = "the operator stopped while this change was being made, so whether it was applied is unknown; it was not run again"
+			unknown = append(unknown, s.ID)
+		case agentsv1alpha1.StepProposed:
+			switch {
+			case denied(s.ID):
+				s.State, s.Error = agentsv1alpha1.StepDenied, "denied by "+r.q.Spec.Requester.Username
+			case approved(s.ID):
+				s.State = agentsv1alpha1.StepApproved
+			default:
+				undecided = true
+			}
+		}
+	}
+	if len(unknown) > 0 {
+		return true, r.fail(ctx, ConditionRunning, ReasonMutationOutcomeUnknown,
+			fmt.Sprintf("the operator restarted while step %s was changing the cluster; its outcome is unknown and it was not executed again. Check the cluster, then ask again.", strings.Join(unknown, ", ")))
+	}
+	for i := range r.st.Steps {
+		s := r.st.Steps[i]
+		if s.State != agentsv1alpha1.StepApproved {
+			continue
+		}
+		tool, ok := r.tools.Get(s.Tool)
+		if !ok {
+			r.st.Steps[i].State, r.st.Steps[i].Error = agentsv1alpha1.StepFailed, "the tool is no longer available"
+			continue
+		}
+		if _, _, err := r.execute(ctx, i, tool, []byte(s.Arguments)); err != nil {
+			return true, err
+		}
+	}
+	if undecided {
+		return true, r.awaitApproval(ctx)
+	}
+	return false, r.w.write(ctx, r.st)
+}
+
+func (r *run) awaitApproval(ctx context.Context) error {
+	var ids []string
+	for _, s := range r.st.Steps {
+		if s.State == agentsv1alpha1.StepProposed {
+			ids = append(ids, s.ID)
+		}
+	}
+	r.st.Phase = agentsv1alpha1.QueryAwaitingApproval
+	msg := fmt.Sprintf("waiting for %s to approve or deny step %s", r.q.Spec.Requester.Username, strings.Join(ids, ", "))
+	setCondition(r.st, r.q.Generation, ConditionRunning, metav1.ConditionFalse, ReasonAwaitingApproval, msg)
+	r.st.Summary = "Awaiting approval: " + strings.Join(ids, ", ")
+	r.event(corev1.EventTypeNormal, "AwaitingApproval", "%s", msg)
+	return r.w.write(ctx, r.st)
+}
+
+// fail ends the query with a clear reason. Conditions say which check failed.
+func (r *run) fail(ctx context.Context, condType, reason, msg string) error {
+	r.st.Phase = agentsv1alpha1.QueryFailed
+	if condType == ConditionAccepted {
+		setCondition(r.st, r.q.Generation, ConditionAccepted, metav1.ConditionFalse, reason, msg)
+	}
+	setCondition(r.st, r.q.Generation, ConditionRunning, metav1.ConditionFalse, reason, msg)
+	r.st.Summary = summary(msg)
+	r.st.CompletionTime = now()
+	r.event(corev1.EventTypeWarning, reason, "%s", msg)
+	// Write even if the run's context is done (timeout): the failure must be recorded.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return r.w.write(wctx, r.st)
+}
+
+func (r *run) event(eventtype, reason, note string, args ...any) {
+	if r.Events != nil {
+		r.Events.Eventf(r.q, nil, eventtype, reason, "Run", note, args...)
+	}
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,235 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
+	"github.com/kubeask/kubeask/internal/llm"
+	"github.com/kubeask/kubeask/internal/llm/quota"
+	"github.com/kubeask/kubeask/internal/tools"
+)
+
+// loop talks with the model until it answers, a change awaits approval, or a limit is
+// reached.
+func (r *run) loop(ctx context.Context) error {
+	q := r.q
+	history := 10
+	if q.Spec.SessionRef != nil {
+		s := &agentsv1alpha1.AgentSession{}
+		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: q.Namespace, Name: q.Spec.SessionRef.Name}, s); err == nil && s.Spec.HistoryLimit != nil {
+			history = int(*s.Spec.HistoryLimit)
+		}
+	}
+	msgs := sessionHistory(ctx, r.env, q, history)
+	msgs = append(msgs, llm.Message{Role: llm.RoleUser, Text: q.Spec.Prompt})
+	if len(r.st.Steps) > 0 {
+		msgs = append(msgs, replaySteps(r.st.Steps)...)
+		r.exhausted = len(r.st.Steps) >= r.maxSteps
+	}
+	system := systemPrompt(r.profile.Prompt(), q, r.mode)
+	decls, err := declarations(r.tools)
+	if err != nil {
+		return err
+	}
+	// Each step may take a model call, plus one to answer and a few to recover from
+	// malformed calls.
+	for calls := 0; calls < r.maxSteps+5; calls++ {
+		req := llm.Request{System: system, Messages: msgs, Tools: decls}
+		if r.exhausted {
+			req.Tools = nil
+			req.Messages = append(msgs, llm.Message{Role: llm.RoleUser,
+				Text: fmt.Sprintf("The step limit of this query (%d tool calls) is reached. Answer now with what you know, and say what you could not check.", r.maxSteps)})
+		}
+		resp, err := r.llm.Chat(ctx, req)
+		r.st.Usage.LLMCalls++
+		if err != nil {
+			if ctx.Err() != nil {
+				return r.fail(ctx, ConditionRunning, ReasonTimeout, fmt.Sprintf("the query did not finish within its timeout (%s)", r.timeout()))
+			}
+			return r.fail(ctx, ConditionRunning, ReasonModelError, "the model call failed: "+err.Error())
+		}
+		r.st.Usage.InputTokens += resp.Usage.InputTokens
+		r.st.Usage.OutputTokens += resp.Usage.OutputTokens
+		if r.Quota != nil {
+			var exceeded *quota.ExceededError
+			if err := r.Quota.RecordTokens(q.Spec.Requester.Username, q.Spec.Requester.Groups, resp.Usage.Total()); errors.As(err, &exceeded) {
+				return r.fail(ctx, ConditionRunning, ReasonQuotaExceeded, err.Error())
+			}
+		}
+		msgs = append(msgs, resp.Message)
+
+		if resp.StopReason == llm.StopMalformedToolCall {
+			msgs = append(msgs, llm.Message{Role: llm.RoleUser, Text: "Your last tool call could not be parsed (" + resp.StopMessage + "). Call the tool again with a valid JSON argument object, or answer."})
+			continue
+		}
+		if len(resp.Message.ToolCalls) == 0 {
+			return r.answer(ctx, resp)
+		}
+		var results []llm.ToolResult
+		proposed := false
+		for _, call := range resp.Message.ToolCalls {
+			res, isProposal, err := r.handleCall(ctx, call)
+			if err != nil {
+				return err
+			}
+			if isProposal {
+				proposed = true
+				continue
+			}
+			results = append(results, res)
+		}
+		if proposed {
+			return r.awaitApproval(ctx)
+		}
+		msgs = append(msgs, llm.Message{Role: llm.RoleTool, ToolResults: results})
+		if err := r.w.write(ctx, r.st); err != nil {
+			return err
+		}
+	}
+	return r.fail(ctx, ConditionRunning, ReasonMaxSteps, "the model did not answer within the query's step limit")
+}
+
+func (r *run) timeout() time.Duration {
+	if r.q.Spec.Timeout != nil && r.q.Spec.Timeout.Duration > 0 {
+		return r.q.Spec.Timeout.Duration
+	}
+	return defaultTimeout
+}
+
+// answer records the model's final answer.
+func (r *run) answer(ctx context.Context, resp *llm.Response) error {
+	text := strings.TrimSpace(resp.Message.Text)
+	if text == "" {
+		msg := fmt.Sprintf("the model ended without an answer (stop reason %s", resp.StopReason)
+		if resp.StopMessage != "" {
+			msg += ": " + resp.StopMessage
+		}
+		return r.fail(ctx, ConditionRunning, ReasonModelError, msg+")")
+	}
+	r.st.Phase = agentsv1alpha1.QuerySucceeded
+	r.st.Answer = text
+	r.st.Summary = summary(text)
+	r.st.CompletionTime = now()
+	setCondition(r.st, r.q.Generation, ConditionRunning, metav1.ConditionFalse, ReasonAnswered, "the agent answered")
+	r.event(corev1.EventTypeNormal, ReasonAnswered, "Answered after %d tool calls", r.st.Usage.ToolCalls)
+	return r.w.write(ctx, r.st)
+}
+
+// handleCall records and, when the mode allows, runs one tool call. A mutating call in
+// Propose mode is recorded as proposed and not run (isProposal).
+func (r *run) handleCall(ctx context.Context, call llm.ToolCall) (res llm.ToolResult, isProposal bool, err error) {
+	res = llm.ToolResult{CallID: call.ID, Name: call.Name, IsError: true}
+	if len(r.st.Steps) >= r.maxSteps {
+		r.exhausted = true
+		res.Content = fmt.Sprintf("not run: the step limit of this query (%d tool calls) is reached", r.maxSteps)
+		return res, false, nil
+	}
+	r.st.Usage.ToolCalls++
+	step := agentsv1alpha1.Step{
+		ID: fmt.Sprintf("s%d", len(r.st.Steps)+1), Tool: call.Name, Arguments: string(call.Arguments),
+		StartTime: now(), State: agentsv1alpha1.StepFailed,
+	}
+	tool, ok := r.tools.Get(call.Name)
+	switch {
+	case !ok:
+		step.Error = fmt.Sprintf("unknown tool %q", call.Name)
+		res.Content = step.Error + "; the available tools are: " + strings.Join(r.tools.Names(), ", ")
+	case call.ArgumentsError != "":
+		step.Error = "the arguments are not a valid JSON object: " + call.ArgumentsError
+		res.Content = step.Error + ". Call the tool again with a valid JSON object."
+	default:
+		if verr := tool.Validate(call.Arguments); verr != nil {
+			step.Error = verr.Error()
+			res.Content = verr.Error()
+		}
+	}
+	if step.Error != "" {
+		r.st.Steps = append(r.st.Steps, step)
+		return res, false, nil
+	}
+	step.ReadOnly = !tool.Mutates(call.Arguments)
+	if !step.ReadOnly {
+		switch r.mode {
+		case agentsv1alpha1.ModeReadOnly:
+			step.State = agentsv1alpha1.StepDenied
+			step.Error = "refused: this query is read-only (mode ReadOnly), and " + call.Name + " changes the cluster"
+			res.Content = step.Error + ". Do not retry it; tell the user what you would change, and that they can ask again with mode Propose."
+			r.st.Steps = append(r.st.Steps, step)
+			return res, false, nil
+		case agentsv1alpha1.ModePropose:
+			step.State = agentsv1alpha1.StepProposed
+			r.st.Steps = append(r.st.Steps, step)
+			return res, true, nil
+		}
+	}
+	r.st.Steps = append(r.st.Steps, step)
+	return r.execute(ctx, len(r.st.Steps)-1, tool, call.Arguments)
+}
+
+// execute runs step i. The invariant that makes a mutation never run twice: the step is
+// persisted as Running before the tool runs; a step found Running later is never run
+// again (see settle). If the Running record cannot be written, the tool does not run.
+func (r *run) execute(ctx context.Context, i int, tool tools.Tool, args json.RawMessage) (llm.ToolResult, bool, error) {
+	step := &r.st.Steps[i]
+	res := llm.ToolResult{CallID: step.ID, Name: step.Tool}
+	step.State, step.StartTime = agentsv1alpha1.StepRunning, now()
+	if err := r.w.write(ctx, r.st); err != nil {
+		return res, false, err
+	}
+	if r.beforeExecute != nil {
+		r.beforeExecute(ctx, *step)
+	}
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), toolTimeout)
+	defer cancel()
+	start := time.Now()
+	out, err := tool.Call(callCtx, r.env, args)
+	if r.afterExecute != nil {
+		r.afterExecute(ctx, *step)
+	}
+	step = &r.st.Steps[i]
+	step.Duration = &metav1.Duration{Duration: time.Since(start).Round(time.Millisecond)}
+	switch {
+	case err != nil:
+		step.State, step.Error = agentsv1alpha1.StepFailed, err.Error()
+		res.Content, res.IsError = "the tool failed: "+err.Error(), true
+		r.log.Error(err, "tool failed", "tool", step.Tool)
+	default:
+		step.State, step.Output = agentsv1alpha1.StepDone, out.Text
+		if out.IsError {
+			step.Error = truncate(firstLine(out.Text), agentsv1alpha1.MaxStepErrorLength)
+		}
+		res.Content, res.IsError = out.Text, out.IsError
+	}
+	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer wcancel()
+	return res, false, r.w.write(wctx, r.st)
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// declarations describes the tools to the model.
+func declarations(reg *tools.Registry) ([]llm.Tool, error) {
+	var out []llm.Tool
+	for _, t := range reg.List() {
+		schema, err := json.Marshal(t.InputSchema)
+		if err != nil {
+			return nil, fmt.Errorf("schema of %s: %w", t.Name, err)
+		}
+		out = append(out, llm.Tool{Name: t.Name, Description: t.Description, Parameters: schema})
+	}
+	return out, nil
+}

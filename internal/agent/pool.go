@@ -1,0 +1,152 @@
+package agent
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+)
+
+// Runner runs one query until it finishes or waits.
+type Runner interface {
+	Run(ctx context.Context, key types.NamespacedName) error
+}
+
+// Pool runs queries on a fixed number of workers, outside the reconcile loop, so a
+// slow model never holds up reconciliation. A query is queued or running at most once
+// at a time; it runs only on the leader (NeedLeaderElection), so two replicas never run
+// the same query.
+type Pool struct {
+	runner  Runner
+	workers int
+	queue   chan types.NamespacedName
+	// retryAfter is how long a run that returned an error waits before it is retried.
+	retryAfter time.Duration
+
+	mu     sync.Mutex
+	active map[types.NamespacedName]*slot
+}
+
+type slot struct {
+	cancel context.CancelFunc // set while running
+	again  bool               // submitted again while running: run once more after
+	gone   bool               // cancelled while queued: skip
+}
+
+// NewPool returns a pool of workers for runner.
+func NewPool(runner Runner, workers int) *Pool {
+	if workers <= 0 {
+		workers = 1
+	}
+	return &Pool{
+		runner: runner, workers: workers,
+		queue:      make(chan types.NamespacedName, 100000),
+		retryAfter: 5 * time.Second,
+		active:     map[types.NamespacedName]*slot{},
+	}
+}
+
+// Submit queues key unless it is already queued; if it is running, it runs once more
+// after the current run, so that a change seen meanwhile (an approval) is not lost.
+func (p *Pool) Submit(key types.NamespacedName) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s, ok := p.active[key]; ok {
+		if s.cancel != nil {
+			s.again = true
+		}
+		s.gone = false
+		return
+	}
+	select {
+	case p.queue <- key:
+		p.active[key] = &slot{}
+	default:
+		// The queue is full; the reconciler sees the query again on its next resync.
+	}
+}
+
+// Cancel stops key's run (the query was deleted).
+func (p *Pool) Cancel(key types.NamespacedName) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s, ok := p.active[key]; ok {
+		s.again = false
+		if s.cancel != nil {
+			s.cancel()
+		} else {
+			s.gone = true
+		}
+	}
+}
+
+// Active reports whether key is queued or running.
+func (p *Pool) Active(key types.NamespacedName) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.active[key]
+	return ok
+}
+
+// NeedLeaderElection is true: only the leader runs queries.
+func (p *Pool) NeedLeaderElection() bool { return true }
+
+// Start runs the workers until ctx ends, then waits for the runs to stop. Runs see
+// their context cancelled, but a tool call in flight finishes and is recorded.
+func (p *Pool) Start(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for range p.workers {
+		wg.Go(func() { p.work(ctx) })
+	}
+	<-ctx.Done()
+	wg.Wait()
+	return nil
+}
+
+func (p *Pool) work(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case key := <-p.queue:
+			p.runOne(ctx, key)
+		}
+	}
+}
+
+func (p *Pool) runOne(ctx context.Context, key types.NamespacedName) {
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	p.mu.Lock()
+	s := p.active[key]
+	if s == nil || s.gone {
+		delete(p.active, key)
+		p.mu.Unlock()
+		return
+	}
+	s.cancel = cancel
+	p.mu.Unlock()
+
+	err := p.runner.Run(runCtx, key)
+	if err != nil && ctx.Err() == nil {
+		log.FromContext(ctx).Error(err, "query run failed; retrying", "query", key, "after", p.retryAfter)
+	}
+
+	p.mu.Lock()
+	again := s.again
+	delete(p.active, key)
+	p.mu.Unlock()
+	switch {
+	case ctx.Err() != nil:
+	case again:
+		p.Submit(key)
+	case err != nil && runCtx.Err() == nil:
+		time.AfterFunc(p.retryAfter, func() {
+			if ctx.Err() == nil {
+				p.Submit(key)
+			}
+		})
+	}
+}

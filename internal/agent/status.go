@@ -1,0 +1,128 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
+)
+
+// Condition types and reasons the agent writes on AgentQuery.
+const (
+	ConditionAccepted = "Accepted"
+	ConditionRunning  = "Running"
+
+	ReasonAccepted               = "Accepted"
+	ReasonRunning                = "Running"
+	ReasonAwaitingApproval       = "AwaitingApproval"
+	ReasonAnswered               = "Answered"
+	ReasonRequesterMissing       = "RequesterMissing"
+	ReasonRequesterRefused       = "RequesterRefused"
+	ReasonSessionNotFound        = "SessionNotFound"
+	ReasonUnknownModel           = "UnknownModel"
+	ReasonUnknownProfile         = "UnknownProfile"
+	ReasonModeNotAllowed         = "ModeNotAllowed"
+	ReasonQuotaExceeded          = "QuotaExceeded"
+	ReasonModelError             = "ModelError"
+	ReasonTimeout                = "Timeout"
+	ReasonMaxSteps               = "MaxStepsReached"
+	ReasonMutationOutcomeUnknown = "MutationOutcomeUnknown"
+)
+
+// statusWriter writes a query's status as the run progresses. Each write is a merge
+// patch of the whole status with the query's UID as precondition, so that a run never
+// writes into a different query that reuses the name after a delete.
+type statusWriter struct {
+	c   client.Client
+	key types.NamespacedName
+	uid types.UID
+}
+
+// write persists st. A query deleted meanwhile yields errQueryGone.
+func (w *statusWriter) write(ctx context.Context, st *agentsv1alpha1.AgentQueryStatus) error {
+	bounded := boundStatus(st)
+	body, err := json.Marshal(map[string]any{
+		"metadata": map[string]any{"uid": w.uid},
+		"status":   bounded,
+	})
+	if err != nil {
+		return fmt.Errorf("encoding status: %w", err)
+	}
+	q := &agentsv1alpha1.AgentQuery{}
+	q.Namespace, q.Name = w.key.Namespace, w.key.Name
+	err = w.c.Status().Patch(ctx, q, client.RawPatch(types.MergePatchType, body))
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return errQueryGone
+	}
+	if err != nil {
+		return fmt.Errorf("writing status of %s: %w", w.key, err)
+	}
+	return nil
+}
+
+// errQueryGone means the query was deleted (or replaced) while it ran.
+var errQueryGone = fmt.Errorf("the query was deleted")
+
+// boundStatus returns a copy of st cut to the API's limits, marking cut steps, so
+// that the object stays far below etcd's size limit whatever the tools return.
+func boundStatus(st *agentsv1alpha1.AgentQueryStatus) *agentsv1alpha1.AgentQueryStatus {
+	out := st.DeepCopy()
+	out.Answer = truncate(out.Answer, agentsv1alpha1.MaxAnswerLength)
+	out.Summary = truncate(out.Summary, agentsv1alpha1.MaxSummaryLength)
+	for i := range out.Steps {
+		s := &out.Steps[i]
+		args, output := truncate(s.Arguments, agentsv1alpha1.MaxStepArgsLength), truncate(s.Output, agentsv1alpha1.MaxStepOutputLength)
+		if args != s.Arguments || output != s.Output {
+			s.Truncated = true
+		}
+		s.Arguments, s.Output = args, output
+		s.Error = truncate(s.Error, agentsv1alpha1.MaxStepErrorLength)
+	}
+	for i := range out.Conditions {
+		out.Conditions[i].Message = truncate(out.Conditions[i].Message, 32768)
+	}
+	return out
+}
+
+// truncate cuts s to at most n bytes on a rune boundary, marking the cut with "…".
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && s[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// summary is the first non-empty line of text, for listings.
+func summary(text string) string {
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(strings.TrimLeft(line, "#*->` "))
+		if line != "" {
+			return truncate(line, agentsv1alpha1.MaxSummaryLength)
+		}
+	}
+	return ""
+}
+
+func setCondition(st *agentsv1alpha1.AgentQueryStatus, gen int64, typ string, status metav1.ConditionStatus, reason, msg string) {
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+		Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: gen,
+	})
+}
+
+func now() *metav1.Time {
+	t := metav1.NewTime(time.Now().Truncate(time.Second))
+	return &t
+}

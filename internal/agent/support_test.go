@@ -1,0 +1,66 @@
+package agent_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	appsv1 "k8s.io/api/apps/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
+)
+
+func assertCondition(t *testing.T, q *agentsv1alpha1.AgentQuery, typ, reason, say string) {
+	t.Helper()
+	c := meta.FindStatusCondition(q.Status.Conditions, typ)
+	if c == nil || c.Status != metav1.ConditionFalse || c.Reason != reason || !strings.Contains(c.Message, say) {
+		t.Errorf("condition %s = %+v, want False/%s saying %q", typ, c, reason, say)
+	}
+}
+
+func replicas(t *testing.T) int32 {
+	t.Helper()
+	d := &appsv1.Deployment{}
+	if err := admin.Get(t.Context(), client.ObjectKey{Namespace: "team-a", Name: "checkout"}, d); err != nil {
+		t.Fatal(err)
+	}
+	return *d.Spec.Replicas
+}
+
+func timeAfter(seconds int) <-chan time.Time { return time.After(time.Duration(seconds) * time.Second) }
+
+// rbacBinding lets alice (group dev) work in ns.
+type rbacBinding struct{ ns string }
+
+func (b *rbacBinding) ensure(t *testing.T) {
+	t.Helper()
+	rb := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "team-member", Namespace: b.ns},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "team-member"},
+		Subjects:   []rbacv1.Subject{{Kind: "Group", APIGroup: rbacv1.GroupName, Name: "dev"}},
+	}
+	if err := admin.Create(t.Context(), rb); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+}
+
+// update applies edit to a fresh copy of q as c, retrying on conflicts with the
+// agent's status writes.
+func update(t *testing.T, c client.Client, q *agentsv1alpha1.AgentQuery, edit func(*agentsv1alpha1.AgentQuery)) error {
+	t.Helper()
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		fresh := &agentsv1alpha1.AgentQuery{}
+		if err := admin.Get(t.Context(), client.ObjectKeyFromObject(q), fresh); err != nil {
+			return err
+		}
+		edit(fresh)
+		return c.Update(t.Context(), fresh)
+	})
+}

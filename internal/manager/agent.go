@@ -1,0 +1,60 @@
+package manager
+
+import (
+	"fmt"
+
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/kubeask/kubeask/internal/agent"
+	"github.com/kubeask/kubeask/internal/identity"
+	"github.com/kubeask/kubeask/internal/llm/catalog"
+	"github.com/kubeask/kubeask/internal/llm/quota"
+	"github.com/kubeask/kubeask/internal/tools"
+)
+
+// newAgent builds the agent and its worker pool from the platform config, or returns
+// nil when no config is given.
+func (o *Options) newAgent(mgr ctrl.Manager, cfg *rest.Config) (*agent.Agent, *agent.Pool, error) {
+	if o.ConfigPath == "" {
+		return nil, nil, nil
+	}
+	cat, err := catalog.Load(o.ConfigPath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("loading --config: %w", err)
+	}
+	ids, err := identity.NewFactory(cfg, identity.Policy{
+		ExtraAllowList: o.ImpersonateExtra, DenyUsers: o.DenyUsers, DenyGroups: o.DenyGroups,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("discovery client: %w", err)
+	}
+	registry, err := tools.NewRegistry(tools.Builtin()...)
+	if err != nil {
+		return nil, nil, err
+	}
+	a := &agent.Agent{
+		Client:   mgr.GetClient(),
+		Reader:   mgr.GetAPIReader(),
+		Identity: ids,
+		Mapper:   tools.NewMapper(dc),
+		Tools:    registry,
+		Catalog:  cat,
+		// API keys are read straight from the API server: the cache never holds Secrets.
+		Models:      catalog.NewClients(cat, catalog.SecretKeys{Reader: mgr.GetAPIReader(), Namespace: o.Namespace}, catalog.ClientsOptions{}),
+		Quota:       quota.New(cat.Limits, nil),
+		Events:      mgr.GetEventRecorder("kubeask-agent"),
+		Output:      tools.OutputPolicy{MaxBytes: o.ToolOutputBytes},
+		KubectlPath: o.KubectlPath,
+	}
+	pool := agent.NewPool(a, o.AgentWorkers)
+	if err := mgr.Add(pool); err != nil {
+		return nil, nil, err
+	}
+	return a, pool, nil
+}
