@@ -55,6 +55,9 @@ type Options struct {
 	DenyUsers, DenyGroups []string
 	// WatchNamespaces restricts the operator to these namespaces; empty watches all.
 	WatchNamespaces []string
+	// SeveralPerProcess lets more than one manager run in one process (tests do): it
+	// turns off controller-runtime's check that controller names are unique.
+	SeveralPerProcess bool
 	// KubectlPath is the kubectl binary of the kubectl tool; empty disables that tool.
 	KubectlPath string
 }

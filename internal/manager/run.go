@@ -68,6 +68,9 @@ func (o *Options) Run(ctx context.Context, cfg *rest.Config) error {
 		// and everything read on a user's behalf go straight to the API server.
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 	}
+	if o.SeveralPerProcess {
+		mgrOpts.Controller.SkipNameValidation = &o.SeveralPerProcess
+	}
 	if len(o.WatchNamespaces) > 0 {
 		mgrOpts.Cache.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range o.WatchNamespaces {

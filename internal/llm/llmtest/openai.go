@@ -4,6 +4,7 @@
 package llmtest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -62,6 +63,8 @@ type Request struct {
 		} `json:"function"`
 	} `json:"tools"`
 	Header http.Header `json:"-"`
+	// Context is the HTTP request's context: it ends when the client gives up.
+	Context context.Context `json:"-"`
 }
 
 // ToolNames lists the declared tools.
@@ -156,6 +159,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.Header = r.Header.Clone()
+	req.Context = r.Context()
 	n := s.calls.Add(1)
 	s.mu.Lock()
 	s.reqs = append(s.reqs, req)
