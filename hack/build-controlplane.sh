@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the local control plane (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler) from Go modules into bin/k8s/<version>/, skipping binaries that are
-# already there. No prebuilt binary can be downloaded on these machines, so tests and
-# `make dev` use what this builds. A cold build takes about 5 minutes on 2 cores.
+# kube-scheduler) and kubectl (which the kubectl tool runs) from Go modules into
+# bin/k8s/<version>/, skipping binaries that are already there. No prebuilt binary can
+# be downloaded on these machines, so tests and `make dev` use what this builds. A cold
+# build takes about 5 minutes on 2 cores.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,6 +15,7 @@ declare -A pkgs=(
   [kube-apiserver]=k8s.io/kubernetes/cmd/kube-apiserver
   [kube-controller-manager]=k8s.io/kubernetes/cmd/kube-controller-manager
   [kube-scheduler]=k8s.io/kubernetes/cmd/kube-scheduler
+  [kubectl]=k8s.io/kubernetes/cmd/kubectl
   [etcd]=./etcd
 )
 missing=()

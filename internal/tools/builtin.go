@@ -48,6 +48,7 @@ func Builtin() []Tool {
 		Define("rollout_restart",
 			"Restart the pods of a deployment, statefulset or daemonset by a rolling update, as the requester. Changes the cluster.",
 			Annotations{Title: "Rollout restart", Destructive: false}, rolloutRestart),
+		kubectlTool(),
 	}
 }
 

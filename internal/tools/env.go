@@ -43,6 +43,13 @@ type Env struct {
 	FieldManager string
 	// OnAccess, if set, is told of every Kubernetes call.
 	OnAccess func(Access)
+	// Impersonated is the operator's connection with the requester's impersonation set,
+	// for a tool that hands credentials to a child process (kubectl's private
+	// kubeconfig). The in-process clients above never use it.
+	Impersonated *rest.Config
+	// KubectlPath is the kubectl binary the kubectl tool runs; empty means the tool is
+	// unavailable (the manager sets it from --kubectl-path).
+	KubectlPath string
 }
 
 // NewEnv builds the clients for id over the factory's shared transport.
@@ -51,7 +58,16 @@ func NewEnv(f *identity.Factory, id identity.Identity, mapper *Mapper, out Outpu
 	if err != nil {
 		return nil, err
 	}
-	return newEnv(cfg, httpClient, mapper, out)
+	impersonated, err := f.ConfigFor(id)
+	if err != nil {
+		return nil, err
+	}
+	env, err := newEnv(cfg, httpClient, mapper, out)
+	if err != nil {
+		return nil, err
+	}
+	env.Impersonated = impersonated
+	return env, nil
 }
 
 func newEnv(cfg *rest.Config, httpClient *http.Client, mapper *Mapper, out OutputPolicy) (*Env, error) {

@@ -34,9 +34,16 @@ func resourcePath(m *meta.RESTMapping, namespace string) string {
 
 // listTable lists a resource as a server-side Table.
 func (e *Env) listTable(ctx context.Context, m *meta.RESTMapping, namespace string, opts metav1.ListOptions) (*metav1.Table, error) {
+	// Rows carry their object's metadata only when a NAMESPACE column needs it: sending
+	// and decoding it (managedFields included) made a 500-pod listing about 1.5x slower
+	// (BenchmarkToolOverheadRatio, docs/benchmarks.md).
+	include := "None"
+	if namespace == "" {
+		include = "Metadata"
+	}
 	req := e.REST.Get().AbsPath(resourcePath(m, namespace)).
 		SetHeader("Accept", tableAccept).
-		Param("includeObject", "Metadata")
+		Param("includeObject", include)
 	if opts.LabelSelector != "" {
 		req = req.Param("labelSelector", opts.LabelSelector)
 	}
