@@ -1,13 +1,15 @@
-// Command kubectl-ask is the kubeask kubectl plugin. The client itself is the subject of
-// a later change; for now it only says so, and exits with the usage-error code.
+// Command kubectl-ask is the kubeask kubectl plugin (`kubectl ask`). It only builds the
+// root command and exits with its code; the work is in internal/askcli.
 package main
 
 import (
-	"fmt"
+	"context"
 	"os"
+
+	"github.com/kubeask/kubeask/internal/askcli"
+	"github.com/kubeask/kubeask/internal/askcli/iostreams"
 )
 
 func main() {
-	fmt.Fprintln(os.Stderr, "kubectl ask is not implemented yet: create an AgentQuery with kubectl apply (see config/samples)")
-	os.Exit(2)
+	os.Exit(askcli.Main(context.Background(), os.Args[1:], iostreams.System()))
 }
