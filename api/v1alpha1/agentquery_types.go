@@ -251,6 +251,9 @@ type AgentQueryStatus struct {
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Answer",type=string,JSONPath=`.status.summary`
 // +kubebuilder:printcolumn:name="Model",type=string,JSONPath=`.status.model`,priority=1
+// +kubebuilder:selectablefield:JSONPath=`.status.phase`
+// +kubebuilder:selectablefield:JSONPath=`.spec.sessionRef.name`
+// +kubebuilder:selectablefield:JSONPath=`.spec.requester.username`
 type AgentQuery struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

@@ -89,6 +89,7 @@ type AgentSessionStatus struct {
 // +kubebuilder:printcolumn:name="Last Activity",type=date,JSONPath=`.status.lastActivityTime`
 // +kubebuilder:printcolumn:name="Owner",type=string,JSONPath=`.spec.requester.username`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:selectablefield:JSONPath=`.spec.requester.username`
 type AgentSession struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

@@ -148,6 +148,7 @@ func (r *run) prepare(ctx context.Context) (stop bool, err error) {
 		}
 		return false, err
 	}
+	env.KubectlPath = r.KubectlPath
 	r.env = env
 
 	var session *agentsv1alpha1.AgentSession

@@ -90,10 +90,8 @@ func (r *run) loop(ctx context.Context) error {
 		if proposed {
 			return r.awaitApproval(ctx)
 		}
+		// Every step's end was written already; the turn's usage goes with the next write.
 		msgs = append(msgs, llm.Message{Role: llm.RoleTool, ToolResults: results})
-		if err := r.w.write(ctx, r.st); err != nil {
-			return err
-		}
 	}
 	return r.fail(ctx, ConditionRunning, ReasonMaxSteps, "the model did not answer within the query's step limit")
 }

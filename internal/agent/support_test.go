@@ -1,6 +1,7 @@
 package agent_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -41,14 +42,27 @@ type rbacBinding struct{ ns string }
 
 func (b *rbacBinding) ensure(t *testing.T) {
 	t.Helper()
+	if err := b.create(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (b *rbacBinding) ensureB(tb *testing.B) {
+	if err := b.create(tb.Context()); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func (b *rbacBinding) create(ctx context.Context) error {
 	rb := &rbacv1.RoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: "team-member", Namespace: b.ns},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "team-member"},
 		Subjects:   []rbacv1.Subject{{Kind: "Group", APIGroup: rbacv1.GroupName, Name: "dev"}},
 	}
-	if err := admin.Create(t.Context(), rb); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
+	if err := admin.Create(ctx, rb); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
 	}
+	return nil
 }
 
 // update applies edit to a fresh copy of q as c, retrying on conflicts with the

@@ -55,6 +55,11 @@ type Options struct {
 	DenyUsers, DenyGroups []string
 	// WatchNamespaces restricts the operator to these namespaces; empty watches all.
 	WatchNamespaces []string
+	// KubeAPIQPS and KubeAPIBurst bound the manager's requests to the API server, per
+	// client: status writes of many concurrent queries need more than client-go's
+	// default of 5 per second.
+	KubeAPIQPS   float64
+	KubeAPIBurst int
 	// SeveralPerProcess lets more than one manager run in one process (tests do): it
 	// turns off controller-runtime's check that controller names are unique.
 	SeveralPerProcess bool
@@ -77,6 +82,8 @@ func NewOptions() *Options {
 		GracefulShutdown:  30 * time.Second,
 		AgentWorkers:      16,
 		ToolOutputBytes:   16 << 10,
+		KubeAPIQPS:        100,
+		KubeAPIBurst:      200,
 	}
 }
 
@@ -104,6 +111,8 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.Func("deny-user", "A username the agent never acts as, e.g. a GitOps controller's service account (repeatable).", appendTo(&o.DenyUsers))
 	fs.Func("deny-group", "A group whose members the agent never acts as (repeatable).", appendTo(&o.DenyGroups))
 	fs.Func("watch-namespace", "Only serve queries and sessions in this namespace (repeatable); default all.", appendTo(&o.WatchNamespaces))
+	fs.Float64Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Requests per second to the API server, per client.")
+	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Burst of requests to the API server, per client.")
 	fs.StringVar(&o.KubectlPath, "kubectl-path", o.KubectlPath, "kubectl binary for the kubectl tool; empty disables the tool.")
 }
 
@@ -144,6 +153,9 @@ func (o *Options) Validate() error {
 	}
 	if o.ToolOutputBytes < 1024 {
 		errs = append(errs, fmt.Errorf("--tool-output-bytes must be at least 1024, not %d", o.ToolOutputBytes))
+	}
+	if o.KubeAPIQPS <= 0 || o.KubeAPIBurst <= 0 {
+		errs = append(errs, errors.New("--kube-api-qps and --kube-api-burst must be positive"))
 	}
 	if o.GracefulShutdown < 0 {
 		errs = append(errs, errors.New("--graceful-shutdown-timeout must not be negative"))

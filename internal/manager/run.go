@@ -51,6 +51,8 @@ func (o *Options) RESTConfig() (*rest.Config, error) {
 // Run runs the manager until ctx ends.
 func (o *Options) Run(ctx context.Context, cfg *rest.Config) error {
 	logger := log.FromContext(ctx)
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = float32(o.KubeAPIQPS), o.KubeAPIBurst
 	scheme, err := NewScheme()
 	if err != nil {
 		return err

@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // ListInput are the arguments of resources_list.
@@ -289,9 +288,4 @@ func canI(ctx context.Context, env *Env, in CanIInput) (*Result, error) {
 		answer += " (" + out.Status.Reason + ")"
 	}
 	return &Result{Text: answer}, nil
-}
-
-// unstructuredTo converts an unstructured object into a typed one.
-func unstructuredTo(obj map[string]any, into any) error {
-	return runtime.DefaultUnstructuredConverter.FromUnstructured(obj, into)
 }
