@@ -30,7 +30,7 @@ var ErrRefused = errors.New("refused to act as this requester")
 type Policy struct {
 	// ExtraAllowList names the user "extra" keys that are impersonated; others are
 	// dropped. Extra values such as scopes narrow what a token may do, so the platform
-	// chooses which ones keep their meaning when impersonated.
+	// chooses which ones keep their meaning when impersonated. "*" keeps every key.
 	ExtraAllowList []string
 	// DenyUsers and DenyGroups name requesters the agent never acts as, for example a
 	// GitOps controller's service account, so that a query it applies does not run with
@@ -115,7 +115,7 @@ func (f *Factory) impersonation(id Identity) transport.ImpersonationConfig {
 		}
 	}
 	for k, v := range id.Extra {
-		if slices.Contains(f.policy.ExtraAllowList, k) {
+		if slices.Contains(f.policy.ExtraAllowList, k) || slices.Contains(f.policy.ExtraAllowList, "*") {
 			if ic.Extra == nil {
 				ic.Extra = map[string][]string{}
 			}

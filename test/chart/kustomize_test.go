@@ -25,7 +25,7 @@ func kustomizeBinary(t *testing.T) string {
 		k = filepath.Join(cluster.Root, "bin", "kustomize")
 	}
 	if _, err := os.Stat(k); err != nil {
-		t.Skipf("no kustomize binary at %s (%v): build it with `make %s` or set KUBEASK_KUSTOMIZE", k, err, filepath.Join(cluster.Root, "bin", "kustomize"))
+		t.Fatalf("no kustomize binary at %s (%v): `make test` builds it; or set KUBEASK_KUSTOMIZE", k, err)
 	}
 	return k
 }
