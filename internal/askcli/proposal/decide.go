@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
@@ -12,30 +11,26 @@ import (
 )
 
 // Decide adds ids to the query's approvals (approve) or denials, as the user: the API
-// server's admission lets only the query's requester do it. It retries on conflicts
-// with the agent's status writes and returns the updated query.
+// server's admission lets only the query's requester do it. It is a merge patch of the
+// spec's list alone, so the agent's concurrent status writes never conflict with it.
+// It returns the updated query.
 func Decide(ctx context.Context, c *kube.Client, key client.ObjectKey, ids []string, approve bool) (*agentsv1alpha1.AgentQuery, error) {
 	q := &agentsv1alpha1.AgentQuery{}
-	verb := "update"
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		if err := c.Get(ctx, key, q); err != nil {
-			verb = "get"
-			return err
+	if err := c.Get(ctx, key, q); err != nil {
+		return nil, c.Explain(err, "get", kube.QueriesResource)
+	}
+	before := q.DeepCopy()
+	list := &q.Spec.Denials
+	if approve {
+		list = &q.Spec.Approvals
+	}
+	for _, id := range ids {
+		if !slices.Contains(*list, id) {
+			*list = append(*list, id)
 		}
-		verb = "update"
-		for _, id := range ids {
-			list := &q.Spec.Denials
-			if approve {
-				list = &q.Spec.Approvals
-			}
-			if !slices.Contains(*list, id) {
-				*list = append(*list, id)
-			}
-		}
-		return c.Update(ctx, q)
-	})
-	if err != nil {
-		return nil, c.Explain(err, verb, kube.QueriesResource)
+	}
+	if err := c.Patch(ctx, q, client.MergeFrom(before)); err != nil {
+		return nil, c.Explain(err, "patch", kube.QueriesResource)
 	}
 	return q, nil
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -104,7 +105,7 @@ func show(ctx context.Context, f *factory.Factory, name string) error {
 			turns = append(turns, q)
 		}
 	}
-	sort.SliceStable(turns, func(i, j int) bool { return turns[i].CreationTimestamp.Before(&turns[j].CreationTimestamp) })
+	sort.SliceStable(turns, func(i, j int) bool { return earlier(&turns[i], &turns[j]) })
 	io := f.IO
 	st := render.Style{Color: io.OutTTY && io.Color}
 	fmt.Fprintf(io.Out, "%s %s (model %s, mode %s, participants: %s)\n", st.Bold("Session"), s.Name,
@@ -144,6 +145,22 @@ func remove(ctx context.Context, f *factory.Factory, name string) error {
 	}
 	fmt.Fprintf(f.IO.Out, "agentsession.agents.kubeask.dev %q deleted\n", name)
 	return nil
+}
+
+// earlier orders a session's queries as they were asked. Timestamps have a one-second
+// resolution; within a second, the one that finished first (then the one last written
+// first: etcd revisions grow) comes first, which is the order of a conversation.
+func earlier(a, b *agentsv1alpha1.AgentQuery) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	ac, bc := a.Status.CompletionTime, b.Status.CompletionTime
+	if ac != nil && bc != nil && !ac.Equal(bc) {
+		return ac.Before(bc)
+	}
+	ar, aerr := strconv.ParseUint(a.ResourceVersion, 10, 64)
+	br, berr := strconv.ParseUint(b.ResourceVersion, 10, 64)
+	return aerr == nil && berr == nil && ar < br
 }
 
 func or(s, def string) string {
