@@ -55,7 +55,7 @@ bench: controlplane ## Run the benchmarks (ratios are printed by each benchmark)
 .PHONY: dev
 dev: controlplane build ## Run a local control plane, the CRDs, the operator and demo users.
 	go build -o $(BIN)/kubeask-dev ./hack/dev
-	$(BIN)/kubeask-dev --state-dir $(CURDIR)/.dev --bin-dir $(K8S_BIN) --manager $(BIN)/kubeask-manager
+	$(BIN)/kubeask-dev --state-dir $(CURDIR)/.dev --bin-dir $(K8S_BIN) --manager $(BIN)/kubeask-manager $(if $(MODEL_CONFIG),--model-config $(MODEL_CONFIG))
 
 ##@ Tools (pinned in hack/tools/go.mod)
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"path/filepath"
 	"strconv"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -133,14 +134,29 @@ func toUnstructured(obj any) (*unstructured.Unstructured, error) {
 // startManager starts the operator with the flags it documents and waits for its /readyz.
 func (o *options) startManager(ctx context.Context, sup *supervisor, l layout, probePort int) error {
 	probe := "127.0.0.1:" + strconv.Itoa(probePort)
-	if _, err := sup.start("kubeask-manager", o.ManagerBin, []string{
+	config := o.ModelConfig
+	if config == "" {
+		srv, path, err := startDemoModel(l.root)
+		if err != nil {
+			return fmt.Errorf("starting the demo model: %w", err)
+		}
+		// The demo model lives as long as the processes do, not as long as start-up.
+		context.AfterFunc(sup.ctx, srv.Close)
+		config = path
+	}
+	args := []string{
 		"--kubeconfig=" + l.kubeconfig("manager"),
 		"--leader-elect=false",
 		"--admission=policy",
+		"--config=" + config,
 		// Port 0: nobody scrapes metrics in dev, and a fixed port would collide.
 		"--metrics-bind-address=127.0.0.1:0",
 		"--health-probe-bind-address=" + probe,
-	}, l.log("kubeask-manager")); err != nil {
+	}
+	if kubectl := filepath.Join(o.BinDir, "kubectl"); fileExists(kubectl) {
+		args = append(args, "--kubectl-path="+kubectl)
+	}
+	if _, err := sup.start("kubeask-manager", o.ManagerBin, args, l.log("kubeask-manager")); err != nil {
 		return err
 	}
 	return waitFor(ctx, "kubeask-manager /readyz", httpGetOK(newPlainHTTPClient(), "http://"+probe+"/readyz", ""))

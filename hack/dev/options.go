@@ -17,10 +17,12 @@ const k8sVersion = "v1.37.2"
 // options configure one dev environment. They are filled by flags (AddFlags), defaulted
 // by Complete, checked by Validate and executed by Run.
 type options struct {
-	StateDir       string
-	BinDir         string
-	ManagerBin     string
-	NoManager      bool
+	StateDir   string
+	BinDir     string
+	ManagerBin string
+	NoManager  bool
+	// ModelConfig is a model catalog for the manager; empty runs the demo model.
+	ModelConfig    string
 	KeepState      bool
 	ReadyFile      string
 	ExitAfterReady bool
@@ -46,6 +48,7 @@ func newOptions(out io.Writer) *options {
 // AddFlags registers the command-line flags on fs.
 func (o *options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.StateDir, "state-dir", ".dev", "directory for certificates, kubeconfigs, etcd data and logs")
+	fs.StringVar(&o.ModelConfig, "model-config", "", "model catalog for the manager (see docs/agent.md); empty runs a local demo model")
 	fs.StringVar(&o.BinDir, "bin-dir", "", "directory holding etcd, kube-apiserver, kube-controller-manager and kube-scheduler (default $KUBEBUILDER_ASSETS, else <repo>/bin/k8s/"+k8sVersion+")")
 	fs.StringVar(&o.ManagerBin, "manager", "", "path of the kubeask-manager binary (default <repo>/bin/kubeask-manager)")
 	fs.BoolVar(&o.NoManager, "no-manager", false, "run the control plane, CRDs, policies and demo users without the operator")

@@ -35,7 +35,14 @@ const (
 	// context is cancelled (operator shutdown), so that a change is never cut off
 	// between being made and being recorded.
 	toolTimeout = 30 * time.Second
+	// sessionGrace is how long a query waits for its session to appear.
+	sessionGrace = 60 * time.Second
 )
+
+// RetryError asks the pool to run the query again after a while; it is not a failure.
+type RetryError struct{ After time.Duration }
+
+func (e *RetryError) Error() string { return fmt.Sprintf("retry in %s", e.After) }
 
 // Models gives the LLM client of a catalog model.
 type Models interface {
@@ -156,8 +163,18 @@ func (r *run) prepare(ctx context.Context) (stop bool, err error) {
 		session = &agentsv1alpha1.AgentSession{}
 		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: q.Namespace, Name: ref.Name}, session); err != nil {
 			if apierrors.IsNotFound(err) {
-				return true, r.fail(ctx, ConditionAccepted, ReasonSessionNotFound,
-					fmt.Sprintf("AgentSession %q does not exist in namespace %s", ref.Name, q.Namespace))
+				msg := fmt.Sprintf("AgentSession %q does not exist in namespace %s", ref.Name, q.Namespace)
+				// A query and its session are often applied together, in any order (GitOps):
+				// wait a while for the session before failing.
+				if time.Since(q.CreationTimestamp.Time) < sessionGrace {
+					r.st.Phase = agentsv1alpha1.QueryPending
+					setCondition(r.st, q.Generation, ConditionAccepted, metav1.ConditionFalse, ReasonSessionNotFound, msg+"; waiting for it")
+					if err := r.w.write(ctx, r.st); err != nil {
+						return true, err
+					}
+					return true, &RetryError{After: 2 * time.Second}
+				}
+				return true, r.fail(ctx, ConditionAccepted, ReasonSessionNotFound, msg)
 			}
 			return false, fmt.Errorf("reading session %s: %w", ref.Name, err)
 		}

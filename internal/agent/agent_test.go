@@ -3,6 +3,9 @@ package agent_test
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
 
 	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
 	"github.com/kubeask/kubeask/internal/agent"
@@ -185,9 +188,6 @@ func TestBadInputFailsWithAClearCondition(t *testing.T) {
 		{"unknown model", agent.ReasonUnknownModel, "nope", func(q *agentsv1alpha1.AgentQuery) { q.Spec.Model = "nope" }},
 		{"unknown profile", agent.ReasonUnknownProfile, "ghost", func(q *agentsv1alpha1.AgentQuery) { q.Spec.Profile = "ghost" }},
 		{"mode the profile forbids", agent.ReasonModeNotAllowed, "Auto", func(q *agentsv1alpha1.AgentQuery) { q.Spec.Mode = new(agentsv1alpha1.ModeAuto) }},
-		{"missing session", agent.ReasonSessionNotFound, "nope", func(q *agentsv1alpha1.AgentQuery) {
-			q.Spec.SessionRef = &agentsv1alpha1.SessionReference{Name: "nope"}
-		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -197,5 +197,35 @@ func TestBadInputFailsWithAClearCondition(t *testing.T) {
 				t.Errorf("the model was called for a rejected query: %+v", q.Status.Usage)
 			}
 		})
+	}
+}
+
+// A query applied together with its session, before it (kubectl apply -f dir, GitOps),
+// waits for the session rather than failing.
+func TestAQueryWaitsForItsSession(t *testing.T) {
+	prompt := "Is my session there?"
+	scripts.set(prompt, func(llmtest.Request) llmtest.Reply { return llmtest.Reply{Text: "yes"} })
+	q := ask(t, alice, "team-a", prompt, func(q *agentsv1alpha1.AgentQuery) {
+		q.Spec.SessionRef = &agentsv1alpha1.SessionReference{Name: "late"}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got := get(t, q)
+		c := meta.FindStatusCondition(got.Status.Conditions, agent.ConditionAccepted)
+		if got.Status.Phase == agentsv1alpha1.QueryPending && c != nil && c.Reason == agent.ReasonSessionNotFound && strings.Contains(c.Message, "waiting") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("query did not wait for its session: %+v", got.Status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s := &agentsv1alpha1.AgentSession{}
+	s.Name, s.Namespace = "late", "team-a"
+	if err := alice.Create(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
+	if got := waitFor(t, q, agentsv1alpha1.QuerySucceeded); got.Status.Answer != "yes" {
+		t.Errorf("answer = %q", got.Status.Answer)
 	}
 }

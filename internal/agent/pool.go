@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -130,8 +131,13 @@ func (p *Pool) runOne(ctx context.Context, key types.NamespacedName) {
 	p.mu.Unlock()
 
 	err := p.runner.Run(runCtx, key)
-	if err != nil && ctx.Err() == nil {
-		log.FromContext(ctx).Error(err, "query run failed; retrying", "query", key, "after", p.retryAfter)
+	retryAfter := p.retryAfter
+	var retry *RetryError
+	switch {
+	case errors.As(err, &retry):
+		retryAfter = retry.After
+	case err != nil && ctx.Err() == nil:
+		log.FromContext(ctx).Error(err, "query run failed; retrying", "query", key, "after", retryAfter)
 	}
 
 	p.mu.Lock()
@@ -143,7 +149,7 @@ func (p *Pool) runOne(ctx context.Context, key types.NamespacedName) {
 	case again:
 		p.Submit(key)
 	case err != nil && runCtx.Err() == nil:
-		time.AfterFunc(p.retryAfter, func() {
+		time.AfterFunc(retryAfter, func() {
 			if ctx.Err() == nil {
 				p.Submit(key)
 			}

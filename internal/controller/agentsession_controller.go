@@ -55,6 +55,10 @@ func (r *AgentSessionReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	})
 	for i := range queries.Items {
 		if err := r.adopt(ctx, s, &queries.Items[i]); err != nil {
+			if apierrors.IsConflict(err) {
+				// The agent wrote the query meanwhile; try again on a fresh copy.
+				return ctrl.Result{RequeueAfter: time.Second}, nil
+			}
 			return ctrl.Result{}, err
 		}
 	}
