@@ -17,7 +17,7 @@ import (
 
 var (
 	demoNamespaceRE = regexp.MustCompile(`created in namespace "([^"]+)"`)
-	demoRequester      = regexp.MustCompile(`act as the Kubernetes user "([^"]+)"`)
+	demoRequester   = regexp.MustCompile(`act as the Kubernetes user "([^"]+)"`)
 	demoScaleRE     = regexp.MustCompile(`(?i)scale (?:deployment )?([a-z0-9-]+) to (\d+)`)
 )
 
