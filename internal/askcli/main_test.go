@@ -336,4 +336,3 @@ func mustContain(t *testing.T, r result, where, want string) {
 		t.Errorf("%s does not contain %q\n%s", where, want, r)
 	}
 }
-

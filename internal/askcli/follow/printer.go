@@ -37,14 +37,10 @@ func (p *Printer) Seen(q *agentsv1alpha1.AgentQuery) {
 	for _, s := range q.Status.Steps {
 		if !render.Settled(s) {
 			running = render.Command(s.Tool, s.Arguments)
-			continue
 		}
-		if p.printed[s.ID] == s.State {
-			continue
-		}
-		p.printed[s.ID] = s.State
-		p.spinner.Println(p.prefix + render.StepLine(p.style, s, p.width-len(p.prefix)))
 	}
+	// Say what happens now before printing lines above the spinner, so that it is
+	// never redrawn with a stale message.
 	switch {
 	case Stopped(q):
 		p.spinner.Stop()
@@ -54,6 +50,13 @@ func (p *Printer) Seen(q *agentsv1alpha1.AgentQuery) {
 		p.spinner.Start("waiting for the kubeask operator to pick up " + q.Name + "…")
 	default:
 		p.spinner.Start("thinking…")
+	}
+	for _, s := range q.Status.Steps {
+		if !render.Settled(s) || p.printed[s.ID] == s.State {
+			continue
+		}
+		p.printed[s.ID] = s.State
+		p.spinner.Println(p.prefix + render.StepLine(p.style, s, p.width-len(p.prefix)))
 	}
 }
 
