@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	mcpserver "github.com/kubeask/kubeask/internal/mcp"
 )
 
 // Admission modes: who enforces the requester-stamping rules.
@@ -65,6 +67,8 @@ type Options struct {
 	SeveralPerProcess bool
 	// KubectlPath is the kubectl binary of the kubectl tool; empty disables that tool.
 	KubectlPath string
+	// MCP configures the MCP endpoint (--mcp-* flags); disabled by default.
+	MCP mcpserver.Options
 }
 
 // NewOptions returns the defaults.
@@ -84,6 +88,7 @@ func NewOptions() *Options {
 		ToolOutputBytes:   16 << 10,
 		KubeAPIQPS:        100,
 		KubeAPIBurst:      200,
+		MCP:               mcpserver.NewOptions(),
 	}
 }
 
@@ -114,6 +119,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Requests per second to the API server, per client.")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Burst of requests to the API server, per client.")
 	fs.StringVar(&o.KubectlPath, "kubectl-path", o.KubectlPath, "kubectl binary for the kubectl tool; empty disables the tool.")
+	o.MCP.AddFlags(fs)
 }
 
 func appendTo(list *[]string) func(string) error {
@@ -159,6 +165,9 @@ func (o *Options) Validate() error {
 	}
 	if o.GracefulShutdown < 0 {
 		errs = append(errs, errors.New("--graceful-shutdown-timeout must not be negative"))
+	}
+	if err := o.MCP.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

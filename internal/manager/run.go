@@ -129,6 +129,9 @@ func (o *Options) Run(ctx context.Context, cfg *rest.Config) error {
 	if err := (&controller.AgentSessionReconciler{Client: mgr.GetClient()}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the AgentSession controller: %w", err)
 	}
+	if err := o.addMCP(ctx, mgr, cfg); err != nil {
+		return err
+	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
 	}

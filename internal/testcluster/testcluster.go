@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -36,6 +37,15 @@ type Cluster struct {
 type Options struct {
 	// SkipCRDs leaves the kubeask CRDs out.
 	SkipCRDs bool
+	// StaticTokens are bearer tokens the API server accepts (its --token-auth-file),
+	// for tests of components that authenticate callers by token.
+	StaticTokens []StaticToken
+}
+
+// StaticToken is one line of the API server's token file.
+type StaticToken struct {
+	Token, User, UID string
+	Groups           []string
 }
 
 // NewScheme returns a scheme with the built-in types and the kubeask API.
@@ -71,11 +81,41 @@ func Start(opts Options) (*Cluster, error) {
 	if !opts.SkipCRDs {
 		env.CRDDirectoryPaths = []string{filepath.Join(root, "config", "crd", "bases")}
 	}
+	if len(opts.StaticTokens) > 0 {
+		path, err := writeTokenFile(opts.StaticTokens)
+		if err != nil {
+			return nil, err
+		}
+		env.ControlPlane.GetAPIServer().Configure().Set("token-auth-file", path)
+	}
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("starting control plane: %w", err)
 	}
 	return &Cluster{env: env, Admin: cfg, Scheme: env.Scheme, Root: root}, nil
+}
+
+// writeTokenFile writes tokens in the API server's CSV format: token,user,uid,"groups".
+func writeTokenFile(tokens []StaticToken) (string, error) {
+	f, err := os.CreateTemp("", "kubeask-tokens-*.csv")
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = f.Close() }()
+	for _, t := range tokens {
+		if _, err := fmt.Fprintf(f, "%s,%s,%s,%q\n", t.Token, t.User, t.UID, strings.Join(t.Groups, ",")); err != nil {
+			return "", err
+		}
+	}
+	return f.Name(), f.Close()
+}
+
+// ServiceAccountSigner returns the file of the key the API server signs
+// ServiceAccount tokens with, and their issuer, so that tests can mint tokens the API
+// server would have issued (for example already expired ones).
+func (c *Cluster) ServiceAccountSigner() (keyFile, issuer string) {
+	api := c.env.ControlPlane.GetAPIServer()
+	return filepath.Join(api.CertDir, "sa-signer.key"), api.SecureServing.URL("https", "/").String()
 }
 
 // Stop stops the control plane.

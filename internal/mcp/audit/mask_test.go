@@ -1,0 +1,46 @@
+package audit
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestMask(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		args        string
+		mustHave    []string
+		mustNotHave []string
+	}{
+		{"plain read arguments are kept", `{"resource":"pods","namespace":"team-a"}`,
+			[]string{`"resource":"pods"`, `"namespace":"team-a"`}, nil},
+		{"credential-named fields", `{"name":"x","token":"abc123","nested":{"apiKey":"k-999"}}`,
+			[]string{`"name":"x"`, Masked}, []string{"abc123", "k-999"}},
+		{"secret manifest", `{"manifest":"apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2\ndata:\n  key: c2VjcmV0\n"}`,
+			[]string{"name: db", "redacted"}, []string{"hunter2", "c2VjcmV0"}},
+		{"env in a deployment manifest", `{"manifest":"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        env:\n        - name: DB_PASSWORD\n          value: s3cr3t-value\n        - name: MODE\n          value: prod\n"}`,
+			[]string{"name: web", "prod"}, []string{"s3cr3t-value"}},
+		{"patch of a secret", `{"resource":"secrets","name":"db","patch":"{\"data\":{\"password\":\"aHVudGVyMg==\"}}"}`,
+			[]string{"masked: patch of a Secret"}, []string{"aHVudGVyMg"}},
+		{"patch with an env value", `{"resource":"deployments","name":"web","patch":"{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"app\",\"env\":[{\"name\":\"API_TOKEN\",\"value\":\"tok-777\"}]}]}}}}"}`,
+			[]string{"API_TOKEN"}, []string{"tok-777"}},
+		{"kubectl literals and flags", `{"args":["create","secret","generic","x","--from-literal=password=pw-42","--token","t-1","--as=admin"]}`,
+			[]string{"--from-literal=password=" + Masked, "--as=admin"}, []string{"pw-42", "t-1"}},
+		{"not JSON", `{{{`, []string{"unparseable"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := string(Mask(json.RawMessage(tc.args)))
+			for _, s := range tc.mustHave {
+				if !strings.Contains(got, s) {
+					t.Errorf("masked %s lacks %q", got, s)
+				}
+			}
+			for _, s := range tc.mustNotHave {
+				if strings.Contains(got, s) {
+					t.Errorf("masked %s still holds %q", got, s)
+				}
+			}
+		})
+	}
+}

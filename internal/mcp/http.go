@@ -1,0 +1,244 @@
+package mcp
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
+
+	"github.com/kubeask/kubeask/internal/mcp/auth"
+	"github.com/kubeask/kubeask/internal/mcp/ratelimit"
+)
+
+// Paths served by the endpoint.
+const (
+	PathStreamable       = "/mcp"
+	PathSSE              = "/sse"
+	PathResourceMetadata = "/.well-known/oauth-protected-resource"
+)
+
+// bodyReadTimeout bounds how long a client may take to send a request body.
+const bodyReadTimeout = 30 * time.Second
+
+// routes builds the handler chain: Origin check, authentication, per-caller rate
+// limit, bounded body read, then the MCP transports.
+func (s *Server) routes() http.Handler {
+	streamable := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.shared }, &mcp.StreamableHTTPOptions{
+		Stateless:           true,
+		MaxRequestBodyBytes: s.opts.MaxBodyBytes,
+	})
+	mux := http.NewServeMux()
+	mux.Handle(PathResourceMetadata, http.HandlerFunc(s.serveResourceMetadata))
+	mux.Handle(PathResourceMetadata+"/", http.HandlerFunc(s.serveResourceMetadata))
+	mux.Handle(PathStreamable, s.guard(streamable))
+	mux.Handle(PathSSE, s.guard(http.HandlerFunc(s.serveSSE)))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	return mux
+}
+
+// guard is the chain in front of both transports.
+func (s *Server) guard(next http.Handler) http.Handler {
+	inner := next
+	if s.devCaller == nil {
+		// The SDK hands the verified caller to tool handlers as TokenInfo; the token
+		// was checked by authenticate already, so this only attaches the result.
+		inner = sdkauth.RequireBearerToken(func(ctx context.Context, _ string, r *http.Request) (*sdkauth.TokenInfo, error) {
+			c := callerFromContext(ctx)
+			if c == nil {
+				return nil, sdkauth.ErrInvalidToken
+			}
+			exp := c.Expiry
+			if exp.IsZero() {
+				exp = time.Now().Add(auth.DefaultCacheTTL)
+			}
+			return &sdkauth.TokenInfo{UserID: c.Key(), Expiration: exp, Extra: map[string]any{tokenInfoCaller: c, tokenInfoRemote: r.RemoteAddr}}, nil
+		}, nil)(next)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.originAllowed(r) {
+			s.metrics.Reject("origin")
+			http.Error(w, fmt.Sprintf("Forbidden: origin %q is not allowed (see --mcp-allowed-origin)", r.Header.Get("Origin")), http.StatusForbidden)
+			return
+		}
+		caller, ok := s.authenticate(w, r)
+		if !ok {
+			return
+		}
+		if allowed, wait := s.limiter.Allow(caller.Key()); !allowed {
+			s.metrics.Reject("rate_limited")
+			secs := ratelimit.RetryAfterSeconds(wait)
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			http.Error(w, fmt.Sprintf("Too Many Requests: rate limit of %g requests per second exceeded; retry after %d s", s.opts.RateLimit, secs), http.StatusTooManyRequests)
+			return
+		}
+		if r.Method == http.MethodPost && !s.readBody(w, r) {
+			return
+		}
+		inner.ServeHTTP(w, r.WithContext(withCaller(r.Context(), caller)))
+	})
+}
+
+// authenticate finds the caller or answers 401 (bad credential) or 503 (the check
+// could not be made).
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Caller, bool) {
+	if s.devCaller != nil {
+		return s.devCaller, true
+	}
+	token, present := bearerToken(r)
+	if !present {
+		s.unauthorized(w, r, "", "a bearer token is required: Authorization: Bearer <token>")
+		return nil, false
+	}
+	caller, err := s.authn.Authenticate(r.Context(), token)
+	switch {
+	case errors.Is(err, auth.ErrUnauthenticated):
+		s.log.V(1).Info("unauthenticated MCP request", "reason", err.Error(), "remote", r.RemoteAddr)
+		s.unauthorized(w, r, "invalid_token", "the bearer token is invalid, expired or not meant for this server")
+		return nil, false
+	case err != nil:
+		s.log.Error(err, "authenticating an MCP request")
+		s.metrics.Reject("auth_unavailable")
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "Service Unavailable: the credential could not be checked; retry later", http.StatusServiceUnavailable)
+		return nil, false
+	}
+	if err := s.cfg.Identities.Check(caller.Identity); err != nil {
+		s.log.V(1).Info("refused MCP caller", "user", caller.Identity.Username, "reason", err.Error())
+		http.Error(w, "Forbidden: "+err.Error(), http.StatusForbidden)
+		return nil, false
+	}
+	return caller, true
+}
+
+// bearerToken returns the token of an "Authorization: Bearer" header. present is
+// false when there is no usable header at all.
+func bearerToken(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+// unauthorized answers 401 with the RFC 6750 / RFC 9728 challenge that tells an MCP
+// client where to learn how to get a token.
+func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request, code, description string) {
+	s.metrics.Reject("unauthenticated")
+	challenge := fmt.Sprintf(`Bearer resource_metadata=%q`, s.baseURL(r)+PathResourceMetadata)
+	if code != "" {
+		challenge += fmt.Sprintf(`, error=%q, error_description=%q`, code, description)
+	}
+	w.Header().Set("WWW-Authenticate", challenge)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusUnauthorized)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": cmp(code, "invalid_request"), "error_description": description})
+}
+
+func cmp(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// originAllowed refuses browser requests from origins not on the allow list. A
+// request without Origin is not from a browser page and is allowed (it still needs a
+// credential). This stops a web page, including one reached by DNS rebinding, from
+// driving the endpoint with a browser's ambient access.
+func (s *Server) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	return slices.Contains(s.opts.AllowedOrigins, origin) || slices.Contains(s.opts.AllowedOrigins, "*")
+}
+
+// readBody reads the whole body within bodyReadTimeout and MaxBodyBytes, so that a
+// slow or huge upload is refused before it ties up a handler.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) bool {
+	if r.Body == nil {
+		return true
+	}
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+	// Clear the deadline: if it fired later during a long call, net/http would
+	// cancel the request.
+	_ = rc.SetReadDeadline(time.Time{})
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			http.Error(w, fmt.Sprintf("Request Entity Too Large: the body exceeds %d bytes", mbe.Limit), http.StatusRequestEntityTooLarge)
+			return false
+		}
+		http.Error(w, "Bad Request: the body could not be read: "+err.Error(), http.StatusBadRequest)
+		return false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	return true
+}
+
+// baseURL is where clients reach the endpoint.
+func (s *Server) baseURL(r *http.Request) string {
+	if s.opts.PublicURL != "" {
+		return strings.TrimRight(s.opts.PublicURL, "/")
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// serveResourceMetadata serves RFC 9728 protected-resource metadata. It needs no
+// credential: it is how a client learns how to get one.
+func (s *Server) serveResourceMetadata(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	meta := oauthex.ProtectedResourceMetadata{
+		Resource:               s.baseURL(r) + PathStreamable,
+		BearerMethodsSupported: []string{"header"},
+		ResourceName:           "kubeask MCP endpoint",
+		ResourceDocumentation:  "https://github.com/kubeask/kubeask/blob/main/docs/mcp.md",
+	}
+	if s.opts.Auth == auth.ModeOIDC {
+		meta.AuthorizationServers = []string{s.opts.OIDCIssuerURL}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	_ = json.NewEncoder(w).Encode(meta)
+}
+
+type callerKey struct{}
+
+// TokenInfo.Extra keys.
+const (
+	tokenInfoCaller = "kubeask.caller"
+	tokenInfoRemote = "kubeask.remote"
+)
+
+func withCaller(ctx context.Context, c *auth.Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+func callerFromContext(ctx context.Context) *auth.Caller {
+	c, _ := ctx.Value(callerKey{}).(*auth.Caller)
+	return c
+}

@@ -1,0 +1,44 @@
+package mcp
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// addPrompts serves the platform's profiles as MCP prompts: the same system prompt
+// and tool set a session with that profile uses, for clients whose own model does the
+// work.
+func (s *Server) addPrompts(srv *mcp.Server) {
+	if s.cfg.Catalog == nil {
+		return
+	}
+	for _, p := range s.cfg.Catalog.Profiles {
+		desc := p.Description
+		if len(p.Tools) > 0 {
+			desc += fmt.Sprintf(" Tools: %s.", strings.Join(p.Tools, ", "))
+		}
+		srv.AddPrompt(&mcp.Prompt{
+			Name:        p.Name,
+			Title:       "kubeask profile " + p.Name,
+			Description: strings.TrimSpace(desc),
+			Arguments: []*mcp.PromptArgument{
+				{Name: "question", Title: "Question", Description: "what to investigate or do", Required: false},
+			},
+		}, func(_ context.Context, req *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+			text := p.Prompt()
+			if len(p.Tools) > 0 {
+				text += "\n\nUse only these tools: " + strings.Join(p.Tools, ", ") + "."
+			}
+			if q := strings.TrimSpace(req.Params.Arguments["question"]); q != "" {
+				text += "\n\nThe question:\n" + q
+			}
+			return &mcp.GetPromptResult{
+				Description: p.Description,
+				Messages:    []*mcp.PromptMessage{{Role: "user", Content: &mcp.TextContent{Text: text}}},
+			}, nil
+		})
+	}
+}
