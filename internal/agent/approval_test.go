@@ -11,15 +11,15 @@ import (
 	"github.com/kubeask/kubeask/internal/llm/llmtest"
 )
 
-// proposeScale scripts a model that proposes scaling checkout to n and, once it has the
-// result, answers with it.
-func proposeScale(ns string, n int) func(llmtest.Request) llmtest.Reply {
-	return callThenEcho("resources_scale", `{"resource":"deployment","name":"checkout","namespace":"`+ns+`","replicas":`+strconv.Itoa(n)+`}`)
+// proposeScale scripts a model that proposes scaling team-a's checkout to n and, once
+// it has the result, answers with it.
+func proposeScale(n int) func(llmtest.Request) llmtest.Reply {
+	return callThenEcho("resources_scale", `{"resource":"deployment","name":"checkout","namespace":"team-a","replicas":`+strconv.Itoa(n)+`}`)
 }
 
 func TestProposeApproveExecuteAsTheRequester(t *testing.T) {
 	prompt := "Scale checkout to 4."
-	scripts.set(prompt, proposeScale("team-a", 4))
+	scripts.set(prompt, proposeScale(4))
 	propose := func(q *agentsv1alpha1.AgentQuery) {
 		q.Spec.Profile = "operate"
 		q.Spec.Mode = new(agentsv1alpha1.ModePropose)
@@ -56,7 +56,7 @@ func TestApprovedChangeRunsWithTheRequestersRightsOnly(t *testing.T) {
 	// bob proposes, in his own namespace, to scale alice's deployment; he approves it;
 	// it runs as bob, so the API server refuses it.
 	prompt := "Scale the checkout in team-a to 7."
-	scripts.set(prompt, proposeScale("team-a", 7))
+	scripts.set(prompt, proposeScale(7))
 	q := waitFor(t, ask(t, bob, "team-b", prompt, func(q *agentsv1alpha1.AgentQuery) {
 		q.Spec.Profile = "operate"
 		q.Spec.Mode = new(agentsv1alpha1.ModePropose)
@@ -75,7 +75,7 @@ func TestApprovedChangeRunsWithTheRequestersRightsOnly(t *testing.T) {
 
 func TestDenyAProposal(t *testing.T) {
 	prompt := "Scale checkout to 9."
-	scripts.set(prompt, proposeScale("team-a", 9))
+	scripts.set(prompt, proposeScale(9))
 	q := waitFor(t, ask(t, alice, "team-a", prompt, func(q *agentsv1alpha1.AgentQuery) {
 		q.Spec.Profile = "operate"
 		q.Spec.Mode = new(agentsv1alpha1.ModePropose)
@@ -94,7 +94,7 @@ func TestDenyAProposal(t *testing.T) {
 
 func TestAutoModeRunsChangesAtOnce(t *testing.T) {
 	prompt := "Scale checkout to 3 now."
-	scripts.set(prompt, proposeScale("team-a", 3))
+	scripts.set(prompt, proposeScale(3))
 	q := waitFor(t, ask(t, alice, "team-a", prompt, func(q *agentsv1alpha1.AgentQuery) {
 		q.Spec.Profile = "operate"
 		q.Spec.Mode = new(agentsv1alpha1.ModeAuto)

@@ -105,11 +105,17 @@ func truncate(s string, n int) string {
 	return s[:cut] + "…"
 }
 
-// summary is the first non-empty line of text, for listings.
+// summary is the first non-empty line of text without markdown decoration, for
+// listings (kubectl get prints it in a column).
 func summary(text string) string {
 	for _, line := range strings.Split(text, "\n") {
-		line = strings.TrimSpace(strings.TrimLeft(line, "#*->` "))
-		if line != "" {
+		line = strings.TrimSpace(line)
+		line = strings.TrimSpace(strings.TrimLeft(line, "#>"))
+		for _, marker := range []string{"- ", "* ", "+ "} {
+			line = strings.TrimPrefix(line, marker)
+		}
+		line = strings.NewReplacer("**", "", "__", "", "`", "").Replace(line)
+		if line = strings.TrimSpace(line); line != "" && line != "```" {
 			return truncate(line, agentsv1alpha1.MaxSummaryLength)
 		}
 	}

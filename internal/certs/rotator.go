@@ -132,7 +132,7 @@ func (r *Rotator) prepare(ctx context.Context) (*corev1.Secret, error) {
 	// A conflict means another replica renewed at the same time: read its result.
 	for attempt := 0; attempt < 5; attempt++ {
 		sec, err = r.ensureSecret(ctx)
-		if err == nil || !(apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err)) {
+		if err == nil || (!apierrors.IsConflict(err) && !apierrors.IsAlreadyExists(err)) {
 			break
 		}
 	}

@@ -38,7 +38,7 @@ func (c *Cluster) InstallAdmissionPolicies(ctx context.Context, ns string) error
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("admission policies not enforced after 60s (last error: %v)", err)
+			return fmt.Errorf("admission policies not enforced after 60s (last error: %w)", err)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

@@ -130,8 +130,8 @@ func NewServer(script func(Request) Reply) *Server {
 	return s
 }
 
-// URL is the base URL to configure in a catalog model (OpenAI-compatible).
-func (s *Server) BaseURL() string { return s.Server.URL + "/v1" }
+// BaseURL is the base URL to configure in a catalog model (OpenAI-compatible).
+func (s *Server) BaseURL() string { return s.URL + "/v1" }
 
 // Requests returns the requests received so far.
 func (s *Server) Requests() []Request {
@@ -201,7 +201,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	if in == 0 && out == 0 {
 		in, out = 10, 5
 	}
-	_ = json.NewEncoder(w).Encode(map[string]any{
+	_ = json.NewEncoder(w).Encode(map[string]any{ //nolint:errchkjson // the client sees a broken reply if this fails; nothing else to do
 		"id": fmt.Sprintf("chatcmpl-%d", n), "object": "chat.completion", "created": time.Now().Unix(), "model": req.Model,
 		"choices": []any{map[string]any{"index": 0, "message": msg, "finish_reason": finish}},
 		"usage":   map[string]any{"prompt_tokens": in, "completion_tokens": out, "total_tokens": in + out},
