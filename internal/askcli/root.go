@@ -8,8 +8,10 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	crlog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/kubeask/kubeask/internal/askcli/cmd/approve"
 	"github.com/kubeask/kubeask/internal/askcli/cmd/ask"
@@ -24,6 +26,9 @@ import (
 
 // Main runs the plugin with args (without the program name) and returns the exit code.
 func Main(ctx context.Context, args []string, s *iostreams.IOStreams) int {
+	// controller-runtime's client logs through a process-wide logger and complains on
+	// stderr when none is set; the plugin reports errors itself.
+	crlog.SetLogger(logr.Discard())
 	return Run(ctx, factory.New(s), args)
 }
 

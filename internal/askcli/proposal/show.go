@@ -71,19 +71,19 @@ type differ struct {
 	st render.Style
 }
 
-func (d *differ) note(format string, args ...any) {
+func (d *differ) notef(format string, args ...any) {
 	fmt.Fprintln(d.w, d.st.Dim("  "+fmt.Sprintf(format, args...)))
 }
 
 func (d *differ) clients() (meta.RESTMapper, dynamic.Interface, bool) {
 	mapper, err := d.c.KubectlMapper()
 	if err != nil {
-		d.note("(no diff: %v)", err)
+		d.notef("(no diff: %v)", err)
 		return nil, nil, false
 	}
 	dyn, err := d.c.Dynamic()
 	if err != nil {
-		d.note("(no diff: %v)", err)
+		d.notef("(no diff: %v)", err)
 		return nil, nil, false
 	}
 	return mapper, dyn, true
@@ -101,13 +101,13 @@ func (d *differ) apply(ctx context.Context, manifest, defaultNS string) {
 		}
 		obj := &unstructured.Unstructured{}
 		if err := yaml.Unmarshal([]byte(doc), &obj.Object); err != nil || obj.Object == nil {
-			d.note("(no diff: the manifest does not parse: %v)", err)
+			d.notef("(no diff: the manifest does not parse: %v)", err)
 			return
 		}
 		gvk := obj.GroupVersionKind()
 		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 		if err != nil {
-			d.note("(no diff for %s/%s: %v)", gvk.Kind, obj.GetName(), err)
+			d.notef("(no diff for %s/%s: %v)", gvk.Kind, obj.GetName(), err)
 			continue
 		}
 		ri := dynamic.ResourceInterface(dyn.Resource(m.Resource))
@@ -124,7 +124,7 @@ func (d *differ) apply(ctx context.Context, manifest, defaultNS string) {
 		ref := strings.ToLower(gvk.Kind) + "/" + obj.GetName()
 		live, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
-			d.note("(cannot read the live %s as you: %v)", ref, err)
+			d.notef("(cannot read the live %s as you: %v)", ref, err)
 			live = nil
 		} else if err != nil {
 			live = nil
@@ -132,7 +132,7 @@ func (d *differ) apply(ctx context.Context, manifest, defaultNS string) {
 		after, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, body,
 			metav1.PatchOptions{FieldManager: fieldManager, DryRun: []string{metav1.DryRunAll}})
 		if err != nil {
-			d.note("(the server's dry run of this change as you fails, so the change would fail too: %v)", err)
+			d.notef("(the server's dry run of this change as you fails, so the change would fail too: %v)", err)
 			continue
 		}
 		d.diff(ref, live, after)
@@ -147,7 +147,7 @@ func (d *differ) patch(ctx context.Context, resource, apiVersion, name, ns strin
 	}
 	gvr, err := resolve(mapper, resource, apiVersion)
 	if err != nil {
-		d.note("(no diff: %v)", err)
+		d.notef("(no diff: %v)", err)
 		return
 	}
 	ri := dynamic.ResourceInterface(dyn.Resource(gvr.Resource))
@@ -161,12 +161,12 @@ func (d *differ) patch(ctx context.Context, resource, apiVersion, name, ns strin
 	ref := gvr.Resource.Resource + "/" + name
 	live, err := ri.Get(ctx, name, metav1.GetOptions{}, subs...)
 	if err != nil {
-		d.note("(cannot read the live %s as you: %v)", ref, err)
+		d.notef("(cannot read the live %s as you: %v)", ref, err)
 		return
 	}
 	after, err := ri.Patch(ctx, name, pt, patch, metav1.PatchOptions{FieldManager: fieldManager, DryRun: []string{metav1.DryRunAll}}, subs...)
 	if err != nil {
-		d.note("(the server's dry run of this change as you fails, so the change would fail too: %v)", err)
+		d.notef("(the server's dry run of this change as you fails, so the change would fail too: %v)", err)
 		return
 	}
 	d.diff(ref, live, after)
@@ -179,7 +179,7 @@ func (d *differ) diff(ref string, live, after *unstructured.Unstructured) {
 	}
 	text := render.Diff(d.st, before, cleanYAML(after), name, "after the change (server dry run as you)")
 	if text == "" {
-		d.note("(no change to %s)", ref)
+		d.notef("(no change to %s)", ref)
 		return
 	}
 	fmt.Fprint(d.w, text)
