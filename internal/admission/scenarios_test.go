@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
@@ -130,28 +131,19 @@ func runScenarios(t *testing.T, u users) {
 
 	t.Run("nobody can change prompt or requester", func(t *testing.T) {
 		for name, c := range map[string]client.Client{"bob": u.bob, "alice": u.alice} {
-			q := get(t, u.admin, aliceQuery)
-			q.Spec.Prompt = "delete everything"
-			expectDenied(t, c.Update(ctx, q), "prompt", name+" changing the prompt")
-
-			q = get(t, u.admin, aliceQuery)
-			q.Spec.Requester.Username = name + "-forged"
-			expectDenied(t, c.Update(ctx, q), "requester", name+" changing the requester")
+			expectDenied(t, updateQuery(t, u.admin, c, aliceQuery, func(q *agentsv1alpha1.AgentQuery) { q.Spec.Prompt = "delete everything" }),
+				"prompt", name+" changing the prompt")
+			expectDenied(t, updateQuery(t, u.admin, c, aliceQuery, func(q *agentsv1alpha1.AgentQuery) { q.Spec.Requester.Username = name + "-forged" }),
+				"requester", name+" changing the requester")
 		}
 	})
 
 	t.Run("only the requester may approve or deny", func(t *testing.T) {
-		q := get(t, u.admin, aliceQuery)
-		q.Spec.Approvals = []string{"s1"}
-		expectDenied(t, u.bob.Update(ctx, q), "only the query's requester (alice)", "bob approving alice's step")
-
-		q = get(t, u.admin, aliceQuery)
-		q.Spec.Denials = []string{"s2"}
-		expectDenied(t, u.bob.Update(ctx, q), "only the query's requester (alice)", "bob denying alice's step")
-
-		q = get(t, u.admin, aliceQuery)
-		q.Spec.Approvals = []string{"s1"}
-		if err := u.alice.Update(ctx, q); err != nil {
+		expectDenied(t, updateQuery(t, u.admin, u.bob, aliceQuery, func(q *agentsv1alpha1.AgentQuery) { q.Spec.Approvals = []string{"s1"} }),
+			"only the query's requester (alice)", "bob approving alice's step")
+		expectDenied(t, updateQuery(t, u.admin, u.bob, aliceQuery, func(q *agentsv1alpha1.AgentQuery) { q.Spec.Denials = []string{"s2"} }),
+			"only the query's requester (alice)", "bob denying alice's step")
+		if err := updateQuery(t, u.admin, u.alice, aliceQuery, func(q *agentsv1alpha1.AgentQuery) { q.Spec.Approvals = []string{"s1"} }); err != nil {
 			t.Fatalf("alice approving her own step: %v", err)
 		}
 		if got := get(t, u.admin, aliceQuery).Spec.Approvals; !slices.Equal(got, []string{"s1"}) {
@@ -160,10 +152,11 @@ func runScenarios(t *testing.T, u users) {
 	})
 
 	t.Run("an update that omits the requester keeps it", func(t *testing.T) {
-		q := get(t, u.admin, aliceQuery)
-		q.Spec.Requester = nil
-		q.Spec.Approvals = []string{"s1", "s3"}
-		if err := u.alice.Update(ctx, q); err != nil {
+		err := updateQuery(t, u.admin, u.alice, aliceQuery, func(q *agentsv1alpha1.AgentQuery) {
+			q.Spec.Requester = nil
+			q.Spec.Approvals = []string{"s1", "s3"}
+		})
+		if err != nil {
 			t.Fatalf("alice re-applying without requester: %v", err)
 		}
 		if r := get(t, u.admin, aliceQuery).Spec.Requester; r == nil || r.Username != "alice" {
@@ -267,4 +260,15 @@ func newClient(t *testing.T, c *testcluster.Cluster, cfg *rest.Config) client.Cl
 		t.Fatal(err)
 	}
 	return cl
+}
+
+// updateQuery applies edit to a fresh copy of q (read as reader) and updates it as c,
+// retrying when something else (the operator's controllers) wrote the query meanwhile.
+func updateQuery(t *testing.T, reader, c client.Client, q *agentsv1alpha1.AgentQuery, edit func(*agentsv1alpha1.AgentQuery)) error {
+	t.Helper()
+	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		fresh := get(t, reader, q)
+		edit(fresh)
+		return c.Update(t.Context(), fresh)
+	})
 }

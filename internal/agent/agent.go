@@ -213,6 +213,9 @@ func (r *run) prepare(ctx context.Context) (stop bool, err error) {
 	if modelName == "" {
 		modelName = r.Catalog.DefaultModel
 	}
+	if r.st.Phase == agentsv1alpha1.QueryAwaitingApproval && !r.decided() {
+		return true, nil // nothing to do until the requester decides; write nothing
+	}
 	first := r.st.StartTime == nil
 	if first && r.Quota != nil {
 		if err := r.Quota.Allow(q.Spec.Requester.Username, q.Spec.Requester.Groups); err != nil {
@@ -281,6 +284,16 @@ func (r *run) settle(ctx context.Context) (stop bool, err error) {
 		return true, r.awaitApproval(ctx)
 	}
 	return false, r.w.write(ctx, r.st)
+}
+
+// decided reports whether the requester approved or denied a proposed step.
+func (r *run) decided() bool {
+	for _, s := range r.st.Steps {
+		if s.State == agentsv1alpha1.StepProposed && (slices.Contains(r.q.Spec.Approvals, s.ID) || slices.Contains(r.q.Spec.Denials, s.ID)) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *run) awaitApproval(ctx context.Context) error {

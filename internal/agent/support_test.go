@@ -69,7 +69,7 @@ func (b *rbacBinding) create(ctx context.Context) error {
 // agent's status writes.
 func update(t *testing.T, c client.Client, q *agentsv1alpha1.AgentQuery, edit func(*agentsv1alpha1.AgentQuery)) error {
 	t.Helper()
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
 		fresh := &agentsv1alpha1.AgentQuery{}
 		if err := admin.Get(t.Context(), client.ObjectKeyFromObject(q), fresh); err != nil {
 			return err

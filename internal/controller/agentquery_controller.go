@@ -50,7 +50,11 @@ func (r *AgentQueryReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if r.Agents == nil {
 		return ctrl.Result{}, r.wait(ctx, q)
 	}
-	if q.Status.Phase == agentsv1alpha1.QueryAwaitingApproval && !decided(q) {
+	switch {
+	case q.Status.Phase == agentsv1alpha1.QueryAwaitingApproval && !decided(q):
+		return ctrl.Result{}, nil
+	case q.Status.Phase == agentsv1alpha1.QueryRunning && r.Agents.Active(req.NamespacedName):
+		// The run's own status writes; nothing new for it.
 		return ctrl.Result{}, nil
 	}
 	r.Agents.Submit(req.NamespacedName)
