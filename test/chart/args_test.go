@@ -18,6 +18,7 @@ func TestManagerAcceptsTheChartsArguments(t *testing.T) {
 	renderings := map[string][]string{
 		"default": nil,
 		"webhook": {"--set", "admission.mode=webhook"},
+		"mcp":     {"--set", "mcp.enabled=true"},
 		"extras":  {"--set", "impersonation.userExtraKeys={scopes,authentication.kubernetes.io/credential-id}", "--set", "agent.denyGroups={ci-bots}"},
 	}
 	for name, args := range renderings {
