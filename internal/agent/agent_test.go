@@ -14,7 +14,7 @@ import (
 
 func TestAliceIsDeniedWhereBobIsNot(t *testing.T) {
 	prompt := "What runs in team-b?"
-	scripts.set(prompt, callThenEcho("resources_list", `{"resource":"pods","namespace":"team-b"}`))
+	scripts.Set(prompt, callThenEcho("resources_list", `{"resource":"pods","namespace":"team-b"}`))
 
 	q := waitFor(t, ask(t, alice, "team-a", prompt, nil), agentsv1alpha1.QuerySucceeded)
 	s := q.Status.Steps
@@ -53,7 +53,7 @@ func TestAliceCannotReachBeyondHerRightsWhateverTheModelAsks(t *testing.T) {
 		{Name: "resources_list", Args: `{"resource":"secrets","namespace":"kubeask-system"}`},
 		{Name: "resources_get", Args: `{"resource":"secret","name":"db","namespace":"team-a"}`},
 	}
-	scripts.set(prompt, func(req llmtest.Request) llmtest.Reply {
+	scripts.Set(prompt, func(req llmtest.Request) llmtest.Reply {
 		if res := req.ToolResults(); len(res) > 0 {
 			var all []string
 			for _, r := range res {
@@ -88,7 +88,7 @@ func TestAliceCannotReachBeyondHerRightsWhateverTheModelAsks(t *testing.T) {
 
 func TestReadOnlyRefusesMutationsAndTellsTheModel(t *testing.T) {
 	prompt := "Scale checkout to 5 please."
-	scripts.set(prompt, callThenEcho("resources_scale", `{"resource":"deployment","name":"checkout","namespace":"team-a","replicas":5}`))
+	scripts.Set(prompt, callThenEcho("resources_scale", `{"resource":"deployment","name":"checkout","namespace":"team-a","replicas":5}`))
 	q := waitFor(t, ask(t, alice, "team-a", prompt, nil), agentsv1alpha1.QuerySucceeded)
 	s := q.Status.Steps
 	if len(s) != 1 || s[0].State != agentsv1alpha1.StepDenied || s[0].ReadOnly {
@@ -105,7 +105,7 @@ func TestReadOnlyRefusesMutationsAndTellsTheModel(t *testing.T) {
 func TestModelErrorsAndMalformedCalls(t *testing.T) {
 	t.Run("malformed tool-call JSON is answered as a tool error", func(t *testing.T) {
 		prompt := "Malformed please."
-		scripts.set(prompt, func(req llmtest.Request) llmtest.Reply {
+		scripts.Set(prompt, func(req llmtest.Request) llmtest.Reply {
 			if res := req.ToolResults(); len(res) > 0 {
 				return llmtest.Reply{Text: "I got: " + res[0].Text()}
 			}
@@ -121,7 +121,7 @@ func TestModelErrorsAndMalformedCalls(t *testing.T) {
 	})
 	t.Run("unknown tool and wrong argument types", func(t *testing.T) {
 		prompt := "Use odd tools."
-		scripts.set(prompt, func(req llmtest.Request) llmtest.Reply {
+		scripts.Set(prompt, func(req llmtest.Request) llmtest.Reply {
 			if res := req.ToolResults(); len(res) > 0 {
 				return llmtest.Reply{Text: res[0].Text() + " | " + res[1].Text()}
 			}
@@ -134,7 +134,7 @@ func TestModelErrorsAndMalformedCalls(t *testing.T) {
 	})
 	t.Run("an answer with no tool calls", func(t *testing.T) {
 		prompt := "Just say hi."
-		scripts.set(prompt, func(llmtest.Request) llmtest.Reply { return llmtest.Reply{Text: "Hi.\nNothing to check."} })
+		scripts.Set(prompt, func(llmtest.Request) llmtest.Reply { return llmtest.Reply{Text: "Hi.\nNothing to check."} })
 		q := waitFor(t, ask(t, alice, "team-a", prompt, nil), agentsv1alpha1.QuerySucceeded)
 		if q.Status.Answer != "Hi.\nNothing to check." || q.Status.Summary != "Hi." || len(q.Status.Steps) != 0 {
 			t.Errorf("status = %+v", q.Status)
@@ -143,7 +143,7 @@ func TestModelErrorsAndMalformedCalls(t *testing.T) {
 	t.Run("429 with Retry-After, then 500, then success", func(t *testing.T) {
 		prompt := "Flaky provider."
 		n := 0
-		scripts.set(prompt, func(llmtest.Request) llmtest.Reply {
+		scripts.Set(prompt, func(llmtest.Request) llmtest.Reply {
 			n++
 			switch n {
 			case 1:
@@ -160,7 +160,7 @@ func TestModelErrorsAndMalformedCalls(t *testing.T) {
 	})
 	t.Run("authentication failure fails the query clearly", func(t *testing.T) {
 		prompt := "Bad key."
-		scripts.set(prompt, func(llmtest.Request) llmtest.Reply {
+		scripts.Set(prompt, func(llmtest.Request) llmtest.Reply {
 			return llmtest.Reply{Status: 401, Body: `{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","code":"invalid_api_key"}}`}
 		})
 		q := waitFor(t, ask(t, alice, "team-a", prompt, nil), agentsv1alpha1.QueryFailed)
@@ -168,7 +168,7 @@ func TestModelErrorsAndMalformedCalls(t *testing.T) {
 	})
 	t.Run("a model call that times out", func(t *testing.T) {
 		prompt := "Too slow."
-		scripts.set(prompt, func(llmtest.Request) llmtest.Reply {
+		scripts.Set(prompt, func(llmtest.Request) llmtest.Reply {
 			<-timeAfter(3)
 			return llmtest.Reply{Text: "late"}
 		})
@@ -204,7 +204,7 @@ func TestBadInputFailsWithAClearCondition(t *testing.T) {
 // waits for the session rather than failing.
 func TestAQueryWaitsForItsSession(t *testing.T) {
 	prompt := "Is my session there?"
-	scripts.set(prompt, func(llmtest.Request) llmtest.Reply { return llmtest.Reply{Text: "yes"} })
+	scripts.Set(prompt, func(llmtest.Request) llmtest.Reply { return llmtest.Reply{Text: "yes"} })
 	q := ask(t, alice, "team-a", prompt, func(q *agentsv1alpha1.AgentQuery) {
 		q.Spec.SessionRef = &agentsv1alpha1.SessionReference{Name: "late"}
 	})

@@ -19,7 +19,7 @@ func proposeScale(n int) func(llmtest.Request) llmtest.Reply {
 
 func TestProposeApproveExecuteAsTheRequester(t *testing.T) {
 	prompt := "Scale checkout to 4."
-	scripts.set(prompt, proposeScale(4))
+	scripts.Set(prompt, proposeScale(4))
 	propose := func(q *agentsv1alpha1.AgentQuery) {
 		q.Spec.Profile = "operate"
 		q.Spec.Mode = new(agentsv1alpha1.ModePropose)
@@ -56,7 +56,7 @@ func TestApprovedChangeRunsWithTheRequestersRightsOnly(t *testing.T) {
 	// bob proposes, in his own namespace, to scale alice's deployment; he approves it;
 	// it runs as bob, so the API server refuses it.
 	prompt := "Scale the checkout in team-a to 7."
-	scripts.set(prompt, proposeScale(7))
+	scripts.Set(prompt, proposeScale(7))
 	q := waitFor(t, ask(t, bob, "team-b", prompt, func(q *agentsv1alpha1.AgentQuery) {
 		q.Spec.Profile = "operate"
 		q.Spec.Mode = new(agentsv1alpha1.ModePropose)
@@ -75,7 +75,7 @@ func TestApprovedChangeRunsWithTheRequestersRightsOnly(t *testing.T) {
 
 func TestDenyAProposal(t *testing.T) {
 	prompt := "Scale checkout to 9."
-	scripts.set(prompt, proposeScale(9))
+	scripts.Set(prompt, proposeScale(9))
 	q := waitFor(t, ask(t, alice, "team-a", prompt, func(q *agentsv1alpha1.AgentQuery) {
 		q.Spec.Profile = "operate"
 		q.Spec.Mode = new(agentsv1alpha1.ModePropose)
@@ -94,7 +94,7 @@ func TestDenyAProposal(t *testing.T) {
 
 func TestAutoModeRunsChangesAtOnce(t *testing.T) {
 	prompt := "Scale checkout to 3 now."
-	scripts.set(prompt, proposeScale(3))
+	scripts.Set(prompt, proposeScale(3))
 	q := waitFor(t, ask(t, alice, "team-a", prompt, func(q *agentsv1alpha1.AgentQuery) {
 		q.Spec.Profile = "operate"
 		q.Spec.Mode = new(agentsv1alpha1.ModeAuto)
@@ -113,14 +113,14 @@ func TestSessionCarriesContextAndEachQueryActsAsItsRequester(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := "Session question one."
-	scripts.set(first, func(llmtest.Request) llmtest.Reply { return llmtest.Reply{Text: "The answer to one is 42."} })
+	scripts.Set(first, func(llmtest.Request) llmtest.Reply { return llmtest.Reply{Text: "The answer to one is 42."} })
 	q1 := waitFor(t, ask(t, alice, "team-a", first, func(q *agentsv1alpha1.AgentQuery) {
 		q.Spec.SessionRef = &agentsv1alpha1.SessionReference{Name: "incident"}
 	}), agentsv1alpha1.QuerySucceeded)
 
 	second := "And what was the answer to one?"
 	var seen []llmtest.Message
-	scripts.set(second, func(req llmtest.Request) llmtest.Reply {
+	scripts.Set(second, func(req llmtest.Request) llmtest.Reply {
 		seen = req.Messages
 		return llmtest.Reply{Text: "It was 42."}
 	})

@@ -113,7 +113,7 @@ func autoQuery(t *testing.T, prompt string) *agentsv1alpha1.AgentQuery {
 func TestCrashBeforeAMutationRunsNeverRunsItLater(t *testing.T) {
 	crashFixture(t, "before")
 	prompt := "Add an env var to before."
-	scripts.set(prompt, appendEnvScript("before"))
+	scripts.Set(prompt, appendEnvScript("before"))
 	q := autoQuery(t, prompt)
 
 	first := newOperator(t)
@@ -139,7 +139,7 @@ func TestCrashBeforeAMutationRunsNeverRunsItLater(t *testing.T) {
 func TestCrashAfterAMutationRanNeverRunsItTwice(t *testing.T) {
 	crashFixture(t, "after")
 	prompt := "Add an env var to after."
-	scripts.set(prompt, appendEnvScript("after"))
+	scripts.Set(prompt, appendEnvScript("after"))
 	q := autoQuery(t, prompt)
 
 	first := newOperator(t)
@@ -168,7 +168,7 @@ func TestCrashAfterAMutationRanNeverRunsItTwice(t *testing.T) {
 func TestCrashDuringAReadResumesTheQuery(t *testing.T) {
 	crashFixture(t, "reader")
 	prompt := "Look at reader."
-	scripts.set(prompt, callThenEcho("resources_get", `{"resource":"deployment","name":"reader","namespace":"crash"}`))
+	scripts.Set(prompt, callThenEcho("resources_get", `{"resource":"deployment","name":"reader","namespace":"crash"}`))
 	q := autoQuery(t, prompt)
 	first := newOperator(t)
 	first.SetBeforeExecute(func(context.Context, agentsv1alpha1.Step) { runtime.Goexit() })

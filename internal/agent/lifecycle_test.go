@@ -25,7 +25,7 @@ import (
 func TestDeletingAQueryCancelsItsRun(t *testing.T) {
 	prompt := "Think forever."
 	cancelled := make(chan struct{})
-	scripts.set(prompt, func(req llmtest.Request) llmtest.Reply {
+	scripts.Set(prompt, func(req llmtest.Request) llmtest.Reply {
 		select {
 		case <-req.Context.Done():
 			close(cancelled)
@@ -48,7 +48,7 @@ func TestLimitsAreEnforced(t *testing.T) {
 	t.Run("maxSteps", func(t *testing.T) {
 		prompt := "Loop on tools."
 		var lastHadTools atomic.Bool
-		scripts.set(prompt, func(req llmtest.Request) llmtest.Reply {
+		scripts.Set(prompt, func(req llmtest.Request) llmtest.Reply {
 			lastHadTools.Store(len(req.Tools) > 0)
 			if len(req.Tools) == 0 {
 				return llmtest.Reply{Text: "Stopped at the limit."}
@@ -62,7 +62,7 @@ func TestLimitsAreEnforced(t *testing.T) {
 	})
 	t.Run("timeout", func(t *testing.T) {
 		prompt := "Slow tools."
-		scripts.set(prompt, func(req llmtest.Request) llmtest.Reply {
+		scripts.Set(prompt, func(req llmtest.Request) llmtest.Reply {
 			select {
 			case <-time.After(4 * time.Second):
 			case <-req.Context.Done():
@@ -84,7 +84,7 @@ func TestLimitsAreEnforced(t *testing.T) {
 			t.Fatal(err)
 		}
 		prompt := "Carol asks."
-		scripts.set(prompt, func(llmtest.Request) llmtest.Reply { return llmtest.Reply{Text: "ok"} })
+		scripts.Set(prompt, func(llmtest.Request) llmtest.Reply { return llmtest.Reply{Text: "ok"} })
 		waitFor(t, ask(t, carol, "team-a", prompt, nil), agentsv1alpha1.QuerySucceeded)
 		q := waitFor(t, ask(t, carol, "team-a", prompt, nil), agentsv1alpha1.QueryFailed)
 		assertCondition(t, q, agent.ConditionAccepted, agent.ReasonQuotaExceeded, "1 queries per hour")
@@ -93,7 +93,7 @@ func TestLimitsAreEnforced(t *testing.T) {
 
 func TestRunsAreRecordedAsEvents(t *testing.T) {
 	prompt := "Events please."
-	scripts.set(prompt, func(llmtest.Request) llmtest.Reply { return llmtest.Reply{Text: "fine"} })
+	scripts.Set(prompt, func(llmtest.Request) llmtest.Reply { return llmtest.Reply{Text: "fine"} })
 	q := waitFor(t, ask(t, alice, "team-a", prompt, nil), agentsv1alpha1.QuerySucceeded)
 	deadline := time.Now().Add(20 * time.Second)
 	for {

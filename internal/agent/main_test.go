@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,46 +36,9 @@ var (
 	alice, bob  client.Client
 	operatorCfg *rest.Config
 	model       *llmtest.Server
-	scripts     = &scriptBook{byPrompt: map[string]func(llmtest.Request) llmtest.Reply{}}
+	scripts     = llmtest.NewPrompts()
 	catalogFile string
 )
-
-// scriptBook dispatches the fake model's answers by the query's prompt, so that each
-// test scripts its own conversation on one shared server.
-type scriptBook struct {
-	mu       sync.Mutex
-	byPrompt map[string]func(llmtest.Request) llmtest.Reply
-}
-
-func (s *scriptBook) set(prompt string, f func(llmtest.Request) llmtest.Reply) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.byPrompt[prompt] = f
-}
-
-func (s *scriptBook) answer(req llmtest.Request) llmtest.Reply {
-	prompt := promptOf(req)
-	s.mu.Lock()
-	f := s.byPrompt[prompt]
-	s.mu.Unlock()
-	if f == nil {
-		return llmtest.Reply{Text: "no script for prompt " + prompt}
-	}
-	return f(req)
-}
-
-// promptOf is the query's prompt: the last user message that is neither an earlier
-// session turn nor a note from the agent.
-func promptOf(req llmtest.Request) string {
-	for i := len(req.Messages) - 1; i >= 0; i-- {
-		m := req.Messages[i]
-		t := m.Text()
-		if m.Role == "user" && !strings.HasPrefix(t, "[earlier in this session") && !strings.HasPrefix(t, "The step limit") && !strings.HasPrefix(t, "Your last tool call") {
-			return t
-		}
-	}
-	return ""
-}
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -84,7 +46,7 @@ func TestMain(m *testing.M) {
 
 func run(m *testing.M) int {
 	ctrl.SetLogger(logr.Discard())
-	model = llmtest.NewServer(scripts.answer)
+	model = llmtest.NewServer(scripts.Answer)
 	defer model.Close()
 	var err error
 	if cluster, err = testcluster.Start(testcluster.Options{}); err != nil {
@@ -293,7 +255,7 @@ func callThenEcho(name, args string) func(llmtest.Request) llmtest.Reply {
 func sentToModel(prompt string) string {
 	var b strings.Builder
 	for _, r := range model.Requests() {
-		if promptOf(r) != prompt {
+		if llmtest.PromptOf(r) != prompt {
 			continue
 		}
 		for _, m := range r.Messages {

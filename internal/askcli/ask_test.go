@@ -18,7 +18,7 @@ import (
 func TestOneShotAnswer(t *testing.T) {
 	t.Parallel()
 	prompt := "How many replicas does checkout want?"
-	scripts.set(prompt, callThen("resources_get", `{"resource":"deployment","name":"checkout","namespace":"team-a"}`, func(res string) string {
+	scripts.Set(prompt, callThen("resources_get", `{"resource":"deployment","name":"checkout","namespace":"team-a"}`, func(res string) string {
 		if !strings.Contains(res, "replicas:") {
 			return "the tool result has no replicas: " + res
 		}
@@ -38,8 +38,8 @@ func TestOneShotAnswer(t *testing.T) {
 func TestSessionFollowUpAndSessions(t *testing.T) {
 	t.Parallel()
 	first, second := "Remember the number 42.", "Which number did I ask you to remember?"
-	scripts.set(first, reply("Noted: 42."))
-	scripts.set(second, func(req llmtest.Request) llmtest.Reply {
+	scripts.Set(first, reply("Noted: 42."))
+	scripts.Set(second, func(req llmtest.Request) llmtest.Reply {
 		for _, m := range req.Messages {
 			if strings.Contains(m.Text(), first) {
 				return llmtest.Reply{Text: "You asked me to remember 42."}
@@ -82,7 +82,7 @@ var approveHint = regexp.MustCompile(`kubectl ask approve (ask-[a-z0-9]+) -n tea
 func proposeScale(t *testing.T, n string) (query string) {
 	t.Helper()
 	prompt := "Please scale checkout to " + n + "."
-	scripts.set(prompt, callThen("resources_scale", `{"resource":"deployment","name":"checkout","namespace":"team-a","replicas":`+n+`}`,
+	scripts.Set(prompt, callThen("resources_scale", `{"resource":"deployment","name":"checkout","namespace":"team-a","replicas":`+n+`}`,
 		func(res string) string { return "Result: " + res }))
 	r := kubectlAsk(t, "alice", "", "--mode", "Propose", "--profile", "operate", prompt)
 	if r.code != exitcode.AwaitingApproval {
@@ -131,7 +131,7 @@ func TestApproveAndDeny(t *testing.T) {
 	})
 	t.Run("nothing to approve", func(t *testing.T) {
 		prompt := "A question with nothing to approve."
-		scripts.set(prompt, reply("Fine."))
+		scripts.Set(prompt, reply("Fine."))
 		r := kubectlAsk(t, "alice", "", "--wait=false", prompt)
 		q := strings.TrimSpace(r.out)
 		waitPhase(t, q, agentsv1alpha1.QuerySucceeded)
@@ -145,7 +145,7 @@ func TestApproveAndDeny(t *testing.T) {
 func TestWaitFalseThenAttachAndLogs(t *testing.T) {
 	t.Parallel()
 	prompt := "List the pods of team-a, asynchronously."
-	scripts.set(prompt, callThen("resources_list", `{"resource":"pods","namespace":"team-a"}`, func(res string) string {
+	scripts.Set(prompt, callThen("resources_list", `{"resource":"pods","namespace":"team-a"}`, func(res string) string {
 		return "The pods: " + res
 	}))
 	r := kubectlAsk(t, "alice", "", "--wait=false", prompt)
@@ -179,7 +179,7 @@ func TestWaitFalseThenAttachAndLogs(t *testing.T) {
 func TestJSONOutput(t *testing.T) {
 	t.Parallel()
 	prompt := "Say hello in JSON land."
-	scripts.set(prompt, reply("Hello."))
+	scripts.Set(prompt, reply("Hello."))
 	r := kubectlAsk(t, "alice", "", "-o", "json", prompt)
 	if r.code != 0 {
 		t.Fatalf("%s", r)
@@ -211,7 +211,7 @@ func TestExitCodes(t *testing.T) {
 	t.Run("timeout", func(t *testing.T) {
 		t.Parallel()
 		prompt := "A question the model never answers."
-		scripts.set(prompt, func(req llmtest.Request) llmtest.Reply {
+		scripts.Set(prompt, func(req llmtest.Request) llmtest.Reply {
 			<-req.Context.Done() // until the query's 10s timeout ends the call
 			return llmtest.Reply{Text: "too late"}
 		})
@@ -266,7 +266,7 @@ func TestRBACDenial(t *testing.T) {
 func TestAllContexts(t *testing.T) {
 	t.Parallel()
 	prompt := "Which cluster is this?"
-	scripts.set(prompt, reply("This is the main cluster."))
+	scripts.Set(prompt, reply("This is the main cluster."))
 	r := kubectlAsk(t, "multi", "", "--all-contexts", prompt)
 	if r.code != exitcode.NoOperator {
 		t.Errorf("the first failing context (bare) decides: want 5\n%s", r)
@@ -288,7 +288,7 @@ func TestAllContexts(t *testing.T) {
 func TestInterrupt(t *testing.T) {
 	t.Parallel()
 	prompt := "A slow question to interrupt."
-	scripts.set(prompt, func(req llmtest.Request) llmtest.Reply {
+	scripts.Set(prompt, func(req llmtest.Request) llmtest.Reply {
 		<-req.Context.Done()
 		return llmtest.Reply{Text: "too late"}
 	})

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,51 +41,16 @@ var (
 	cluster, bare *testcluster.Cluster
 	admin         client.Client
 	model         *llmtest.Server
-	scripts       = &scriptBook{byPrompt: map[string]func(llmtest.Request) llmtest.Reply{}}
+	scripts       = llmtest.NewPrompts()
 	kubeconfigs   = map[string]string{}
 	cacheDir      string
 )
-
-type scriptBook struct {
-	mu       sync.Mutex
-	byPrompt map[string]func(llmtest.Request) llmtest.Reply
-}
-
-func (s *scriptBook) set(prompt string, f func(llmtest.Request) llmtest.Reply) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.byPrompt[prompt] = f
-}
-
-func (s *scriptBook) answer(req llmtest.Request) llmtest.Reply {
-	prompt := promptOf(req)
-	s.mu.Lock()
-	f := s.byPrompt[prompt]
-	s.mu.Unlock()
-	if f == nil {
-		return llmtest.Reply{Text: "no script for prompt " + prompt}
-	}
-	return f(req)
-}
-
-// promptOf is the query's prompt: the last user message that is neither an earlier
-// session turn nor a note from the agent.
-func promptOf(req llmtest.Request) string {
-	for i := len(req.Messages) - 1; i >= 0; i-- {
-		m := req.Messages[i]
-		t := m.Text()
-		if m.Role == "user" && !strings.HasPrefix(t, "[earlier in this session") && !strings.HasPrefix(t, "The step limit") && !strings.HasPrefix(t, "Your last tool call") {
-			return t
-		}
-	}
-	return ""
-}
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
 	ctrl.SetLogger(logr.Discard())
-	model = llmtest.NewServer(scripts.answer)
+	model = llmtest.NewServer(scripts.Answer)
 	defer model.Close()
 	var err error
 	if cluster, err = testcluster.Start(testcluster.Options{}); err != nil {

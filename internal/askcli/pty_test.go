@@ -68,7 +68,7 @@ func TestInteractiveInATerminal(t *testing.T) {
 	}
 
 	prompt := "What runs in team-a right now?"
-	scripts.set(prompt, func(req llmtest.Request) llmtest.Reply {
+	scripts.Set(prompt, func(req llmtest.Request) llmtest.Reply {
 		if res := req.ToolResults(); len(res) > 0 {
 			if !strings.Contains(res[0].Text(), "checkout-1") {
 				return llmtest.Reply{Text: "no pods seen: " + res[0].Text()}

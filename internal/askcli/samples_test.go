@@ -18,7 +18,7 @@ func TestSamplesWithKubectl(t *testing.T) {
 	if _, err := os.Stat(kubectl); err != nil {
 		t.Skipf("no kubectl in %s (make controlplane builds it)", kubectl)
 	}
-	scripts.set("Why are the checkout pods not running?", reply("They are **Pending**: no node can run them."))
+	scripts.Set("Why are the checkout pods not running?", reply("They are **Pending**: no node can run them."))
 	run := func(args ...string) string {
 		t.Helper()
 		cmd := exec.CommandContext(t.Context(), kubectl, append([]string{"--kubeconfig", kubeconfigs["alice"], "--cache-dir", cacheDir}, args...)...)

@@ -1,6 +1,8 @@
 package anthropic
 
 import (
+	"github.com/kubeask/kubeask/internal/llm/llmtest"
+
 	"encoding/json"
 	"errors"
 	"strings"
@@ -65,9 +67,9 @@ var listPods = llm.Tool{
 
 var fastRetries = llm.Policy{Timeout: 20 * time.Second, MaxAttempts: 3, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond}
 
-func newClient(t *testing.T, f *fakeServer, p llm.Policy) llm.Client {
+func newClient(t *testing.T, f *llmtest.Scripted, p llm.Policy) llm.Client {
 	t.Helper()
-	c, err := New(Config{Model: "claude-sonnet-4-5", BaseURL: f.srv.URL, APIKey: "sk-ant-test"})
+	c, err := New(Config{Model: "claude-sonnet-4-5", BaseURL: f.URL, APIKey: "sk-ant-test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,15 +113,15 @@ type wireBlock struct {
 func decode(t *testing.T, r received) wireRequest {
 	t.Helper()
 	var w wireRequest
-	if err := json.Unmarshal(r.body, &w); err != nil {
-		t.Fatalf("request body is not JSON: %v\n%s", err, r.body)
+	if err := json.Unmarshal(r.Body, &w); err != nil {
+		t.Fatalf("request body is not JSON: %v\n%s", err, r.Body)
 	}
 	return w
 }
 
 func TestChatText(t *testing.T) {
 	t.Setenv("ANTHROPIC_API_KEY", "sk-ant-from-environment")
-	f := newFake(t, reply{body: textReply})
+	f := newFake(t, reply{Body: textReply})
 	req := ask("are my pods ok?")
 	req.System = "You are a careful Kubernetes assistant."
 	resp, err := newClient(t, f, fastRetries).Chat(t.Context(), req)
@@ -133,18 +135,18 @@ func TestChatText(t *testing.T) {
 		t.Errorf("usage %+v model %q", resp.Usage, resp.Model)
 	}
 
-	got := f.requests()
+	got := f.Requests()
 	if len(got) != 1 {
 		t.Fatalf("%d requests, want 1", len(got))
 	}
-	if got[0].method != "POST" || got[0].path != "/v1/messages" {
-		t.Errorf("request %s %s", got[0].method, got[0].path)
+	if got[0].Method != "POST" || got[0].Path != "/v1/messages" {
+		t.Errorf("request %s %s", got[0].Method, got[0].Path)
 	}
 	// The v2 SDK sends the API key as a bearer token.
-	if auth := got[0].header.Get("Authorization"); auth != "Bearer sk-ant-test" {
+	if auth := got[0].Header.Get("Authorization"); auth != "Bearer sk-ant-test" {
 		t.Errorf("Authorization %q, want the configured key and never the environment's", auth)
 	}
-	if v := got[0].header.Get("Anthropic-Version"); v == "" {
+	if v := got[0].Header.Get("Anthropic-Version"); v == "" {
 		t.Error("no anthropic-version header")
 	}
 	w := decode(t, got[0])
@@ -169,7 +171,7 @@ func TestChatText(t *testing.T) {
 }
 
 func TestChatSingleToolCall(t *testing.T) {
-	f := newFake(t, reply{body: oneToolCallReply})
+	f := newFake(t, reply{Body: oneToolCallReply})
 	resp, err := newClient(t, f, fastRetries).Chat(t.Context(), ask("list pods"))
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +186,7 @@ func TestChatSingleToolCall(t *testing.T) {
 }
 
 func TestChatParallelToolCalls(t *testing.T) {
-	f := newFake(t, reply{body: twoToolCallsReply})
+	f := newFake(t, reply{Body: twoToolCallsReply})
 	resp, err := newClient(t, f, fastRetries).Chat(t.Context(), ask("what is wrong in default?"))
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +205,7 @@ func TestChatParallelToolCalls(t *testing.T) {
 // tool_use blocks, then one user turn with a tool_result block per call, each carrying
 // tool_use_id and is_error, followed by the next question in the same turn.
 func TestChatToolResults(t *testing.T) {
-	f := newFake(t, reply{body: twoToolCallsReply}, reply{body: textReply})
+	f := newFake(t, reply{Body: twoToolCallsReply}, reply{Body: textReply})
 	c := newClient(t, f, fastRetries)
 	req := ask("what is wrong in default?")
 	first, err := c.Chat(t.Context(), req)
@@ -221,7 +223,7 @@ func TestChatToolResults(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	w := decode(t, f.requests()[1])
+	w := decode(t, f.Requests()[1])
 	if len(w.Messages) != 3 {
 		t.Fatalf("%d messages, want user, assistant, user", len(w.Messages))
 	}
@@ -257,7 +259,7 @@ func TestChatToolResults(t *testing.T) {
 }
 
 func TestChatMalformedArguments(t *testing.T) {
-	f := newFake(t, reply{body: malformedArgsReply}, reply{body: textReply})
+	f := newFake(t, reply{Body: malformedArgsReply}, reply{Body: textReply})
 	c := newClient(t, f, fastRetries)
 	req := ask("list pods")
 	resp, err := c.Chat(t.Context(), req)
@@ -277,15 +279,15 @@ func TestChatMalformedArguments(t *testing.T) {
 	if _, err := c.Chat(t.Context(), req); err != nil {
 		t.Fatal(err)
 	}
-	if input := decode(t, f.requests()[1]).Messages[1].Content[0].Input; string(input) != "{}" {
+	if input := decode(t, f.Requests()[1]).Messages[1].Content[0].Input; string(input) != "{}" {
 		t.Errorf("replayed broken input %s, want {}", input)
 	}
 }
 
 func TestChatRetriesAfterRateLimit(t *testing.T) {
 	f := newFake(t,
-		reply{status: 429, header: map[string]string{"Retry-After": "1"}, body: rateLimitedBody},
-		reply{body: textReply})
+		reply{Status: 429, Header: map[string]string{"Retry-After": "1"}, Body: rateLimitedBody},
+		reply{Body: textReply})
 	start := time.Now()
 	resp, err := newClient(t, f, fastRetries).Chat(t.Context(), ask("hi"))
 	if err != nil {
@@ -294,23 +296,23 @@ func TestChatRetriesAfterRateLimit(t *testing.T) {
 	if elapsed := time.Since(start); elapsed < time.Second {
 		t.Errorf("retried after %s, before the server's Retry-After of 1s", elapsed)
 	}
-	if n := len(f.requests()); n != 2 || resp.Message.Text == "" {
+	if n := len(f.Requests()); n != 2 || resp.Message.Text == "" {
 		t.Errorf("%d requests, reply %+v", n, resp)
 	}
 }
 
 func TestChatRetriesServerErrors(t *testing.T) {
-	f := newFake(t, reply{status: 500, body: serverErrorBody}, reply{status: 529, body: overloadedBody}, reply{body: textReply})
+	f := newFake(t, reply{Status: 500, Body: serverErrorBody}, reply{Status: 529, Body: overloadedBody}, reply{Body: textReply})
 	if _, err := newClient(t, f, fastRetries).Chat(t.Context(), ask("hi")); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(f.requests()); n != 3 {
+	if n := len(f.Requests()); n != 3 {
 		t.Errorf("%d requests, want 3", n)
 	}
 }
 
 func TestChatGivesUpAfterMaxAttempts(t *testing.T) {
-	f := newFake(t, reply{status: 529, body: overloadedBody}, reply{status: 529, body: overloadedBody}, reply{status: 529, body: overloadedBody})
+	f := newFake(t, reply{Status: 529, Body: overloadedBody}, reply{Status: 529, Body: overloadedBody}, reply{Status: 529, Body: overloadedBody})
 	_, err := newClient(t, f, fastRetries).Chat(t.Context(), ask("hi"))
 	e, ok := errors.AsType[*llm.Error](err)
 	if !ok || e.Kind != llm.KindUnavailable || e.Attempts != 3 {
@@ -319,14 +321,14 @@ func TestChatGivesUpAfterMaxAttempts(t *testing.T) {
 }
 
 func TestChatTimeout(t *testing.T) {
-	f := newFake(t, reply{delay: 30 * time.Second, body: textReply})
+	f := newFake(t, reply{Delay: 30 * time.Second, Body: textReply})
 	p := fastRetries
 	p.Timeout = 300 * time.Millisecond
 	_, err := newClient(t, f, p).Chat(t.Context(), ask("hi"))
 	if llm.KindOf(err) != llm.KindTimeout {
 		t.Fatalf("error %v, want kind Timeout", err)
 	}
-	if n := len(f.requests()); n != 1 {
+	if n := len(f.Requests()); n != 1 {
 		t.Errorf("%d requests, want 1: a timeout is not retried", n)
 	}
 }
@@ -346,7 +348,7 @@ func TestChatTerminalErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake(t, reply{status: tt.status, body: tt.body})
+			f := newFake(t, reply{Status: tt.status, Body: tt.body})
 			_, err := newClient(t, f, fastRetries).Chat(t.Context(), ask("hi"))
 			e, ok := errors.AsType[*llm.Error](err)
 			if !ok {
@@ -356,7 +358,7 @@ func TestChatTerminalErrors(t *testing.T) {
 			if e.Kind != tt.want || e.StatusCode != tt.status || e.Provider != Provider {
 				t.Errorf("got kind %s status %d provider %q, want %s %d: %v", e.Kind, e.StatusCode, e.Provider, tt.want, tt.status, e)
 			}
-			if n := len(f.requests()); n != 1 {
+			if n := len(f.Requests()); n != 1 {
 				t.Errorf("%d requests, want 1 (not retried)", n)
 			}
 		})

@@ -1,6 +1,8 @@
 package gemini
 
 import (
+	"github.com/kubeask/kubeask/internal/llm/llmtest"
+
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -75,9 +77,9 @@ var listPods = llm.Tool{
 
 var fastRetries = llm.Policy{Timeout: 20 * time.Second, MaxAttempts: 3, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond}
 
-func newClient(t *testing.T, f *fakeServer, p llm.Policy) llm.Client {
+func newClient(t *testing.T, f *llmtest.Scripted, p llm.Policy) llm.Client {
 	t.Helper()
-	c, err := New(t.Context(), Config{Model: "gemini-2.5-flash", BaseURL: f.srv.URL, APIKey: "gemini-test-key", MaxTokens: 2048})
+	c, err := New(t.Context(), Config{Model: "gemini-2.5-flash", BaseURL: f.URL, APIKey: "gemini-test-key", MaxTokens: 2048})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,15 +127,15 @@ type wireContent struct {
 func decode(t *testing.T, r received) wireRequest {
 	t.Helper()
 	var w wireRequest
-	if err := json.Unmarshal(r.body, &w); err != nil {
-		t.Fatalf("request body is not JSON: %v\n%s", err, r.body)
+	if err := json.Unmarshal(r.Body, &w); err != nil {
+		t.Fatalf("request body is not JSON: %v\n%s", err, r.Body)
 	}
 	return w
 }
 
 func TestChatText(t *testing.T) {
 	t.Setenv("GOOGLE_API_KEY", "from-environment")
-	f := newFake(t, reply{body: textReply})
+	f := newFake(t, reply{Body: textReply})
 	req := ask("are my pods ok?")
 	req.System = "You are a careful Kubernetes assistant."
 	resp, err := newClient(t, f, fastRetries).Chat(t.Context(), req)
@@ -147,14 +149,14 @@ func TestChatText(t *testing.T) {
 		t.Errorf("usage %+v model %q", resp.Usage, resp.Model)
 	}
 
-	got := f.requests()
+	got := f.Requests()
 	if len(got) != 1 {
 		t.Fatalf("%d requests, want 1", len(got))
 	}
-	if got[0].method != "POST" || got[0].path != "/v1beta/models/gemini-2.5-flash:generateContent" {
-		t.Errorf("request %s %s", got[0].method, got[0].path)
+	if got[0].Method != "POST" || got[0].Path != "/v1beta/models/gemini-2.5-flash:generateContent" {
+		t.Errorf("request %s %s", got[0].Method, got[0].Path)
 	}
-	if key := got[0].header.Get("X-Goog-Api-Key"); key != "gemini-test-key" {
+	if key := got[0].Header.Get("X-Goog-Api-Key"); key != "gemini-test-key" {
 		t.Errorf("x-goog-api-key %q, want the configured key and never the environment's", key)
 	}
 	w := decode(t, got[0])
@@ -180,7 +182,7 @@ func TestChatText(t *testing.T) {
 // TestChatSingleToolCall also replays the call: a call without an id gets one for the
 // agent, which is not sent back to Gemini, while the thought signature is.
 func TestChatSingleToolCall(t *testing.T) {
-	f := newFake(t, reply{body: oneToolCallReply}, reply{body: textReply})
+	f := newFake(t, reply{Body: oneToolCallReply}, reply{Body: textReply})
 	c := newClient(t, f, fastRetries)
 	req := ask("list pods")
 	resp, err := c.Chat(t.Context(), req)
@@ -201,7 +203,7 @@ func TestChatSingleToolCall(t *testing.T) {
 	if _, err := c.Chat(t.Context(), req); err != nil {
 		t.Fatal(err)
 	}
-	w := decode(t, f.requests()[1])
+	w := decode(t, f.Requests()[1])
 	part := w.Contents[1].Parts[0]
 	if part.FunctionCall == nil || part.FunctionCall.ID != "" || part.FunctionCall.Name != "list_pods" ||
 		part.ThoughtSignature != base64.StdEncoding.EncodeToString([]byte("sig-1")) {
@@ -213,7 +215,7 @@ func TestChatSingleToolCall(t *testing.T) {
 }
 
 func TestChatParallelToolCalls(t *testing.T) {
-	f := newFake(t, reply{body: twoToolCallsReply})
+	f := newFake(t, reply{Body: twoToolCallsReply})
 	resp, err := newClient(t, f, fastRetries).Chat(t.Context(), ask("what is wrong in default?"))
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +234,7 @@ func TestChatParallelToolCalls(t *testing.T) {
 // functionCall parts, then one user turn with a functionResponse part per call, named,
 // with its id, and the result under "output" or "error".
 func TestChatToolResults(t *testing.T) {
-	f := newFake(t, reply{body: twoToolCallsReply}, reply{body: textReply})
+	f := newFake(t, reply{Body: twoToolCallsReply}, reply{Body: textReply})
 	c := newClient(t, f, fastRetries)
 	req := ask("what is wrong in default?")
 	first, err := c.Chat(t.Context(), req)
@@ -248,7 +250,7 @@ func TestChatToolResults(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	w := decode(t, f.requests()[1])
+	w := decode(t, f.Requests()[1])
 	if len(w.Contents) != 3 {
 		t.Fatalf("%d contents, want user, model, user", len(w.Contents))
 	}
@@ -275,7 +277,7 @@ func TestChatToolResults(t *testing.T) {
 // TestChatMalformedFunctionCall: Gemini reports a garbled call as a finish reason; the
 // call still succeeds so the agent can tell the model.
 func TestChatMalformedFunctionCall(t *testing.T) {
-	f := newFake(t, reply{body: malformedCallReply})
+	f := newFake(t, reply{Body: malformedCallReply})
 	resp, err := newClient(t, f, fastRetries).Chat(t.Context(), ask("list pods"))
 	if err != nil {
 		t.Fatalf("a malformed call must not fail the call: %v", err)
@@ -292,13 +294,13 @@ func TestChatRetriesAfterRateLimit(t *testing.T) {
 		first reply
 	}{
 		// Gemini says how long to wait in a RetryInfo detail.
-		{"RetryInfo", reply{status: 429, body: rateLimitedBody}},
+		{"RetryInfo", reply{Status: 429, Body: rateLimitedBody}},
 		// A proxy in front says it with Retry-After.
-		{"Retry-After", reply{status: 503, header: map[string]string{"Retry-After": "1"}, body: overloadedBody}},
+		{"Retry-After", reply{Status: 503, Header: map[string]string{"Retry-After": "1"}, Body: overloadedBody}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake(t, tt.first, reply{body: textReply})
+			f := newFake(t, tt.first, reply{Body: textReply})
 			start := time.Now()
 			resp, err := newClient(t, f, fastRetries).Chat(t.Context(), ask("hi"))
 			if err != nil {
@@ -307,7 +309,7 @@ func TestChatRetriesAfterRateLimit(t *testing.T) {
 			if elapsed := time.Since(start); elapsed < time.Second {
 				t.Errorf("retried after %s, before the server's 1s", elapsed)
 			}
-			if n := len(f.requests()); n != 2 || resp.Message.Text == "" {
+			if n := len(f.Requests()); n != 2 || resp.Message.Text == "" {
 				t.Errorf("%d requests, reply %+v", n, resp)
 			}
 		})
@@ -315,24 +317,24 @@ func TestChatRetriesAfterRateLimit(t *testing.T) {
 }
 
 func TestChatRetriesServerError(t *testing.T) {
-	f := newFake(t, reply{status: 500, body: serverErrorBody}, reply{body: textReply})
+	f := newFake(t, reply{Status: 500, Body: serverErrorBody}, reply{Body: textReply})
 	if _, err := newClient(t, f, fastRetries).Chat(t.Context(), ask("hi")); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(f.requests()); n != 2 {
+	if n := len(f.Requests()); n != 2 {
 		t.Errorf("%d requests, want 2", n)
 	}
 }
 
 func TestChatTimeout(t *testing.T) {
-	f := newFake(t, reply{delay: 30 * time.Second, body: textReply})
+	f := newFake(t, reply{Delay: 30 * time.Second, Body: textReply})
 	p := fastRetries
 	p.Timeout = 300 * time.Millisecond
 	_, err := newClient(t, f, p).Chat(t.Context(), ask("hi"))
 	if llm.KindOf(err) != llm.KindTimeout {
 		t.Fatalf("error %v, want kind Timeout", err)
 	}
-	if n := len(f.requests()); n != 1 {
+	if n := len(f.Requests()); n != 1 {
 		t.Errorf("%d requests, want 1: a timeout is not retried", n)
 	}
 }
@@ -354,7 +356,7 @@ func TestChatTerminalErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake(t, reply{status: tt.status, body: tt.body})
+			f := newFake(t, reply{Status: tt.status, Body: tt.body})
 			_, err := newClient(t, f, fastRetries).Chat(t.Context(), ask("hi"))
 			e, ok := errors.AsType[*llm.Error](err)
 			if !ok {
@@ -364,7 +366,7 @@ func TestChatTerminalErrors(t *testing.T) {
 			if e.Kind != tt.want || e.StatusCode != tt.status || e.Provider != Provider {
 				t.Errorf("got kind %s status %d provider %q, want %s %d: %v", e.Kind, e.StatusCode, e.Provider, tt.want, tt.status, e)
 			}
-			if n := len(f.requests()); n != 1 {
+			if n := len(f.Requests()); n != 1 {
 				t.Errorf("%d requests, want 1 (not retried)", n)
 			}
 			if strings.Contains(e.Error(), "gemini-test-key") {

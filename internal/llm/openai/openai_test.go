@@ -1,6 +1,8 @@
 package openai
 
 import (
+	"github.com/kubeask/kubeask/internal/llm/llmtest"
+
 	"encoding/json"
 	"errors"
 	"strings"
@@ -68,9 +70,9 @@ var listPods = llm.Tool{
 // fastRetries keeps backoff short; Retry-After from the server still applies in full.
 var fastRetries = llm.Policy{Timeout: 20 * time.Second, MaxAttempts: 3, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond}
 
-func newClient(t *testing.T, f *fakeServer, p llm.Policy) llm.Client {
+func newClient(t *testing.T, f *llmtest.Scripted, p llm.Policy) llm.Client {
 	t.Helper()
-	c, err := New(Config{Model: "gpt-4.1", BaseURL: f.srv.URL + "/v1", APIKey: "sk-test", MaxTokens: 1024})
+	c, err := New(Config{Model: "gpt-4.1", BaseURL: f.URL + "/v1", APIKey: "sk-test", MaxTokens: 1024})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,8 +114,8 @@ type wireRequest struct {
 func decode(t *testing.T, r received) wireRequest {
 	t.Helper()
 	var w wireRequest
-	if err := json.Unmarshal(r.body, &w); err != nil {
-		t.Fatalf("request body is not JSON: %v\n%s", err, r.body)
+	if err := json.Unmarshal(r.Body, &w); err != nil {
+		t.Fatalf("request body is not JSON: %v\n%s", err, r.Body)
 	}
 	return w
 }
@@ -128,7 +130,7 @@ func contentString(t *testing.T, raw json.RawMessage) string {
 }
 
 func TestChatText(t *testing.T) {
-	f := newFake(t, reply{body: textReply})
+	f := newFake(t, reply{Body: textReply})
 	req := ask("are my pods ok?")
 	req.System = "You are a careful Kubernetes assistant."
 	resp, err := newClient(t, f, fastRetries).Chat(t.Context(), req)
@@ -142,14 +144,14 @@ func TestChatText(t *testing.T) {
 		t.Errorf("usage %+v model %q", resp.Usage, resp.Model)
 	}
 
-	got := f.requests()
+	got := f.Requests()
 	if len(got) != 1 {
 		t.Fatalf("%d requests, want 1", len(got))
 	}
-	if got[0].method != "POST" || got[0].path != "/v1/chat/completions" {
-		t.Errorf("request %s %s", got[0].method, got[0].path)
+	if got[0].Method != "POST" || got[0].Path != "/v1/chat/completions" {
+		t.Errorf("request %s %s", got[0].Method, got[0].Path)
 	}
-	if auth := got[0].header.Get("Authorization"); auth != "Bearer sk-test" {
+	if auth := got[0].Header.Get("Authorization"); auth != "Bearer sk-test" {
 		t.Errorf("Authorization %q", auth)
 	}
 	w := decode(t, got[0])
@@ -176,21 +178,21 @@ func TestChatText(t *testing.T) {
 // even when the manager's environment has one.
 func TestChatWithoutAPIKey(t *testing.T) {
 	t.Setenv("OPENAI_API_KEY", "sk-from-environment")
-	f := newFake(t, reply{body: textReply})
-	c, err := New(Config{Model: "llama3.1:8b", BaseURL: f.srv.URL + "/v1"})
+	f := newFake(t, reply{Body: textReply})
+	c, err := New(Config{Model: "llama3.1:8b", BaseURL: f.URL + "/v1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Chat(t.Context(), ask("hi")); err != nil {
 		t.Fatal(err)
 	}
-	if auth := f.requests()[0].header.Get("Authorization"); auth != "" {
+	if auth := f.Requests()[0].Header.Get("Authorization"); auth != "" {
 		t.Errorf("Authorization %q sent to a server configured without a key", auth)
 	}
 }
 
 func TestChatSingleToolCall(t *testing.T) {
-	f := newFake(t, reply{body: oneToolCallReply})
+	f := newFake(t, reply{Body: oneToolCallReply})
 	resp, err := newClient(t, f, fastRetries).Chat(t.Context(), ask("list pods"))
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +207,7 @@ func TestChatSingleToolCall(t *testing.T) {
 }
 
 func TestChatParallelToolCalls(t *testing.T) {
-	f := newFake(t, reply{body: twoToolCallsReply})
+	f := newFake(t, reply{Body: twoToolCallsReply})
 	resp, err := newClient(t, f, fastRetries).Chat(t.Context(), ask("what is wrong in default?"))
 	if err != nil {
 		t.Fatal(err)
@@ -224,7 +226,7 @@ func TestChatParallelToolCalls(t *testing.T) {
 // wire: the assistant message with tool_calls, then one role "tool" message per result
 // carrying its tool_call_id.
 func TestChatToolResults(t *testing.T) {
-	f := newFake(t, reply{body: twoToolCallsReply}, reply{body: textReply})
+	f := newFake(t, reply{Body: twoToolCallsReply}, reply{Body: textReply})
 	c := newClient(t, f, fastRetries)
 	req := ask("what is wrong in default?")
 	first, err := c.Chat(t.Context(), req)
@@ -240,7 +242,7 @@ func TestChatToolResults(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	w := decode(t, f.requests()[1])
+	w := decode(t, f.Requests()[1])
 	if len(w.Messages) != 4 {
 		t.Fatalf("%d messages, want user, assistant, tool, tool", len(w.Messages))
 	}
@@ -261,7 +263,7 @@ func TestChatToolResults(t *testing.T) {
 }
 
 func TestChatMalformedArguments(t *testing.T) {
-	f := newFake(t, reply{body: malformedArgsReply}, reply{body: textReply})
+	f := newFake(t, reply{Body: malformedArgsReply}, reply{Body: textReply})
 	c := newClient(t, f, fastRetries)
 	req := ask("list pods")
 	resp, err := c.Chat(t.Context(), req)
@@ -287,7 +289,7 @@ func TestChatMalformedArguments(t *testing.T) {
 	if _, err := c.Chat(t.Context(), req); err != nil {
 		t.Fatal(err)
 	}
-	w := decode(t, f.requests()[1])
+	w := decode(t, f.Requests()[1])
 	if args := w.Messages[1].ToolCalls[0].Function.Arguments; args != "{}" {
 		t.Errorf("replayed broken arguments %q, want {}", args)
 	}
@@ -295,8 +297,8 @@ func TestChatMalformedArguments(t *testing.T) {
 
 func TestChatRetriesAfterRateLimit(t *testing.T) {
 	f := newFake(t,
-		reply{status: 429, header: map[string]string{"Retry-After": "1"}, body: rateLimitedBody},
-		reply{body: textReply})
+		reply{Status: 429, Header: map[string]string{"Retry-After": "1"}, Body: rateLimitedBody},
+		reply{Body: textReply})
 	start := time.Now()
 	resp, err := newClient(t, f, fastRetries).Chat(t.Context(), ask("hi"))
 	if err != nil {
@@ -305,23 +307,23 @@ func TestChatRetriesAfterRateLimit(t *testing.T) {
 	if elapsed := time.Since(start); elapsed < time.Second {
 		t.Errorf("retried after %s, before the server's Retry-After of 1s", elapsed)
 	}
-	if n := len(f.requests()); n != 2 || resp.Message.Text == "" {
+	if n := len(f.Requests()); n != 2 || resp.Message.Text == "" {
 		t.Errorf("%d requests, reply %+v", n, resp)
 	}
 }
 
 func TestChatRetriesServerError(t *testing.T) {
-	f := newFake(t, reply{status: 500, body: serverErrorBody}, reply{body: textReply})
+	f := newFake(t, reply{Status: 500, Body: serverErrorBody}, reply{Body: textReply})
 	if _, err := newClient(t, f, fastRetries).Chat(t.Context(), ask("hi")); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(f.requests()); n != 2 {
+	if n := len(f.Requests()); n != 2 {
 		t.Errorf("%d requests, want 2", n)
 	}
 }
 
 func TestChatTimeout(t *testing.T) {
-	f := newFake(t, reply{delay: 30 * time.Second, body: textReply})
+	f := newFake(t, reply{Delay: 30 * time.Second, Body: textReply})
 	p := fastRetries
 	p.Timeout = 300 * time.Millisecond
 	_, err := newClient(t, f, p).Chat(t.Context(), ask("hi"))
@@ -331,7 +333,7 @@ func TestChatTimeout(t *testing.T) {
 	if !strings.Contains(err.Error(), "300ms") {
 		t.Errorf("message %q does not name the timeout", err)
 	}
-	if n := len(f.requests()); n != 1 {
+	if n := len(f.Requests()); n != 1 {
 		t.Errorf("%d requests, want 1: a timeout is not retried", n)
 	}
 }
@@ -352,7 +354,7 @@ func TestChatTerminalErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake(t, reply{status: tt.status, body: tt.body})
+			f := newFake(t, reply{Status: tt.status, Body: tt.body})
 			_, err := newClient(t, f, fastRetries).Chat(t.Context(), ask("hi"))
 			e, ok := errors.AsType[*llm.Error](err)
 			if !ok {
@@ -361,7 +363,7 @@ func TestChatTerminalErrors(t *testing.T) {
 			if e.Kind != tt.want || e.StatusCode != tt.status || e.Provider != Provider {
 				t.Errorf("got kind %s status %d provider %q, want %s %d: %v", e.Kind, e.StatusCode, e.Provider, tt.want, tt.status, e)
 			}
-			if n := len(f.requests()); n != 1 {
+			if n := len(f.Requests()); n != 1 {
 				t.Errorf("%d requests, want 1 (not retried)", n)
 			}
 			t.Log(e.Error())
