@@ -2,6 +2,7 @@ package anthropic
 
 import (
 	"github.com/kubeask/kubeask/internal/llm/llmtest"
+	"net/http"
 
 	"encoding/json"
 	"errors"
@@ -139,7 +140,7 @@ func TestChatText(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("%d requests, want 1", len(got))
 	}
-	if got[0].Method != "POST" || got[0].Path != "/v1/messages" {
+	if got[0].Method != http.MethodPost || got[0].Path != "/v1/messages" {
 		t.Errorf("request %s %s", got[0].Method, got[0].Path)
 	}
 	// The v2 SDK sends the API key as a bearer token.

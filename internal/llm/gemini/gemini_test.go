@@ -2,6 +2,7 @@ package gemini
 
 import (
 	"github.com/kubeask/kubeask/internal/llm/llmtest"
+	"net/http"
 
 	"encoding/base64"
 	"encoding/json"
@@ -153,7 +154,7 @@ func TestChatText(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("%d requests, want 1", len(got))
 	}
-	if got[0].Method != "POST" || got[0].Path != "/v1beta/models/gemini-2.5-flash:generateContent" {
+	if got[0].Method != http.MethodPost || got[0].Path != "/v1beta/models/gemini-2.5-flash:generateContent" {
 		t.Errorf("request %s %s", got[0].Method, got[0].Path)
 	}
 	if key := got[0].Header.Get("X-Goog-Api-Key"); key != "gemini-test-key" {

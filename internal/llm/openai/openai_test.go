@@ -2,6 +2,7 @@ package openai
 
 import (
 	"github.com/kubeask/kubeask/internal/llm/llmtest"
+	"net/http"
 
 	"encoding/json"
 	"errors"
@@ -148,7 +149,7 @@ func TestChatText(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("%d requests, want 1", len(got))
 	}
-	if got[0].Method != "POST" || got[0].Path != "/v1/chat/completions" {
+	if got[0].Method != http.MethodPost || got[0].Path != "/v1/chat/completions" {
 		t.Errorf("request %s %s", got[0].Method, got[0].Path)
 	}
 	if auth := got[0].Header.Get("Authorization"); auth != "Bearer sk-test" {
