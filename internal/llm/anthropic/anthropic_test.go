@@ -1,8 +1,9 @@
 package anthropic
 
 import (
-	"github.com/kubeask/kubeask/internal/llm/llmtest"
 	"net/http"
+
+	"github.com/kubeask/kubeask/internal/llm/llmtest"
 
 	"encoding/json"
 	"errors"

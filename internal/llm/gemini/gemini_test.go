@@ -1,8 +1,9 @@
 package gemini
 
 import (
-	"github.com/kubeask/kubeask/internal/llm/llmtest"
 	"net/http"
+
+	"github.com/kubeask/kubeask/internal/llm/llmtest"
 
 	"encoding/base64"
 	"encoding/json"
