@@ -391,12 +391,17 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // connect opens an MCP client session with the Go SDK's streamable HTTP transport.
-func connect(t testing.TB, endpoint, token string, opts *mcp.ClientOptions) *mcp.ClientSession {
+// A protocolVersion argument asks for that version instead of the latest.
+func connect(t testing.TB, endpoint, token string, opts *mcp.ClientOptions, protocolVersion ...string) *mcp.ClientSession {
 	t.Helper()
 	c := mcp.NewClient(&mcp.Implementation{Name: "kubeask-test", Version: "v0"}, opts)
+	var sessOpts *mcp.ClientSessionOptions
+	if len(protocolVersion) > 0 {
+		sessOpts = &mcp.ClientSessionOptions{ProtocolVersion: protocolVersion[0]}
+	}
 	cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{
 		Endpoint: endpoint, HTTPClient: &http.Client{Transport: bearer{token, http.DefaultTransport}},
-	}, nil)
+	}, sessOpts)
 	if err != nil {
 		t.Fatalf("connecting to %s: %v", endpoint, err)
 	}
