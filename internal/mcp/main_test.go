@@ -98,11 +98,15 @@ func env(t testing.TB) *fixture {
 func startFixture() (*fixture, error) {
 	f := &fixture{}
 	var err error
-	f.cluster, err = testcluster.Start(testcluster.Options{StaticTokens: []testcluster.StaticToken{
+	tokens := []testcluster.StaticToken{
 		{Token: aliceToken, User: "alice", UID: "uid-alice", Groups: []string{"dev"}},
 		{Token: bobToken, User: "bob", UID: "uid-bob", Groups: []string{"ops"}},
 		{Token: nobodyToken, User: "nobody", UID: "uid-nobody"},
-	}})
+	}
+	for i := range benchUsers {
+		tokens = append(tokens, testcluster.StaticToken{Token: benchToken(i), User: fmt.Sprintf("bench-user-%d", i), UID: fmt.Sprintf("uid-bench-%d", i), Groups: []string{"bench"}})
+	}
+	f.cluster, err = testcluster.Start(testcluster.Options{StaticTokens: tokens})
 	if err != nil {
 		return nil, err
 	}
