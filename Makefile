@@ -70,3 +70,10 @@ $(HELM): hack/tools/go.mod
 
 $(KUSTOMIZE): hack/tools/go.mod
 	cd hack/tools && go build -o $@ sigs.k8s.io/kustomize/kustomize/v5
+
+##@ MCP clients (needs npm; not part of `make test`)
+
+.PHONY: test-clients
+test-clients: controlplane ## Drive the MCP endpoint with real MCP clients from npm (Inspector CLI, mcp-remote, conformance suite).
+	cd hack/mcp-clients && npm install --no-audit --no-fund --loglevel=error
+	go run ./hack/mcp-clients/driver --clients-dir $(CURDIR)/hack/mcp-clients

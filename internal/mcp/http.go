@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -158,12 +160,28 @@ func cmp(a, b string) string {
 // request without Origin is not from a browser page and is allowed (it still needs a
 // credential). This stops a web page, including one reached by DNS rebinding, from
 // driving the endpoint with a browser's ambient access.
+//
+// A loopback origin is also allowed on a loopback listener: the page then runs on the
+// same machine as the server (a rebinding page has its own origin, and its Host is
+// refused on loopback by the SDK).
 func (s *Server) originAllowed(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return true
 	}
-	return slices.Contains(s.opts.AllowedOrigins, origin) || slices.Contains(s.opts.AllowedOrigins, "*")
+	if slices.Contains(s.opts.AllowedOrigins, origin) || slices.Contains(s.opts.AllowedOrigins, "*") {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || !IsLoopback(u.Hostname()) {
+		return false
+	}
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok {
+		return false
+	}
+	host, _, err := net.SplitHostPort(local.String())
+	return err == nil && IsLoopback(host)
 }
 
 // readBody reads the whole body within bodyReadTimeout and MaxBodyBytes, so that a

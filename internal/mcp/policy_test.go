@@ -74,6 +74,10 @@ func TestOriginAllowList(t *testing.T) {
 	if code, _ := rawPost(t, ts.URL, aliceToken, initializeBody, "Origin", "http://localhost:6274"); code != http.StatusOK {
 		t.Errorf("allowed origin: status %d, want 200", code)
 	}
+	// A page on this machine (loopback origin, loopback listener) may call.
+	if code, _ := rawPost(t, ts.URL, aliceToken, initializeBody, "Origin", "http://localhost:5173"); code != http.StatusOK {
+		t.Errorf("loopback origin on a loopback listener: status %d, want 200", code)
+	}
 	// DNS rebinding: a page on evil.example resolved to loopback sends Host: evil.example.
 	if code, _ := rawPost(t, ts.URL, aliceToken, initializeBody, "Host", "evil.example:80"); code != http.StatusForbidden {
 		t.Errorf("foreign Host on loopback: status %d, want 403", code)
