@@ -131,43 +131,43 @@ func BenchmarkListPods200Users(b *testing.B) {
 		// Decoded, as the tool decodes it: a client needs the rows, not the bytes.
 		var table metav1.Table
 		if err := json.Unmarshal(raw, &table); err != nil || len(table.Rows) != benchPods {
-			return fmt.Errorf("unexpected table (%v): %.200s", err, raw)
+			return fmt.Errorf("unexpected table (%w): %.200s", err, raw)
 		}
 		return nil
 	}
 	// Warm up: every user's clients, caches and connections.
-	if _, err := drive(benchUsers, benchUsers, viaMCP); err != nil {
+	if _, err := drive(benchUsers, viaMCP); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := drive(benchUsers, benchUsers, viaClientGo); err != nil {
+	if _, err := drive(benchUsers, viaClientGo); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := drive(benchUsers, benchUsers, viaTable); err != nil {
+	if _, err := drive(benchUsers, viaTable); err != nil {
 		b.Fatal(err)
 	}
 	calls := max(b.N, benchUsers)
 	// The direct Table listing runs before and after the MCP run, so that neither
 	// side profits from running later (warmer caches) or earlier (a fresher heap).
 	b.StopTimer()
-	tableBefore, err := drive(calls/2, benchUsers, viaTable)
+	tableBefore, err := drive(calls/2, viaTable)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.StartTimer()
 	start := time.Now()
-	mcpLat, err := drive(calls, benchUsers, viaMCP)
+	mcpLat, err := drive(calls, viaMCP)
 	elapsed := time.Since(start)
 	b.StopTimer()
 	if err != nil {
 		b.Fatal(err)
 	}
 	rss := rssBytes()
-	tableAfter, err := drive(calls-calls/2, benchUsers, viaTable)
+	tableAfter, err := drive(calls-calls/2, viaTable)
 	if err != nil {
 		b.Fatal(err)
 	}
 	tableLat := append(tableBefore, tableAfter...)
-	directLat, err := drive(calls, benchUsers, viaClientGo)
+	directLat, err := drive(calls, viaClientGo)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -189,14 +189,14 @@ func BenchmarkListPods200Users(b *testing.B) {
 	b.ReportMetric(float64(mem.HeapInuse)/(1<<20), "heap-MiB")
 }
 
-// drive makes calls calls from users goroutines (user i runs f(i)) and returns every
-// call's latency.
-func drive(calls, users int, f func(i int) error) ([]time.Duration, error) {
+// drive makes calls calls from benchUsers goroutines (user i runs f(i)) and returns
+// every call's latency.
+func drive(calls int, f func(i int) error) ([]time.Duration, error) {
 	var next atomic.Int64
 	lat := make([]time.Duration, calls)
 	var wg sync.WaitGroup
 	var firstErr atomic.Value
-	for u := range users {
+	for u := range benchUsers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -146,7 +146,9 @@ func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request, code, desc
 	w.Header().Set("WWW-Authenticate", challenge)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusUnauthorized)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": cmp(code, "invalid_request"), "error_description": description})
+	if err := json.NewEncoder(w).Encode(map[string]string{"error": cmp(code, "invalid_request"), "error_description": description}); err != nil {
+		s.log.V(1).Info("writing a 401 response", "error", err.Error())
+	}
 }
 
 func cmp(a, b string) string {
@@ -241,7 +243,9 @@ func (s *Server) serveResourceMetadata(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Access-Control-Allow-Origin", "*")
-	_ = json.NewEncoder(w).Encode(meta)
+	if err := json.NewEncoder(w).Encode(meta); err != nil {
+		s.log.V(1).Info("writing resource metadata", "error", err.Error())
+	}
 }
 
 type callerKey struct{}

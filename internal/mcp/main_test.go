@@ -199,7 +199,7 @@ profiles:
 		select {
 		case err := <-done:
 			done <- err
-			return fail(fmt.Errorf("manager exited: %v", err))
+			return fail(fmt.Errorf("manager exited: %w", err))
 		default:
 		}
 		if time.Now().After(deadline) {

@@ -28,12 +28,12 @@ func TestRateLimitPerCaller(t *testing.T) {
 			t.Fatalf("request %d within the burst: status %d", i, code)
 		}
 	}
-	code, resp := rawPost(t, ts.URL, aliceToken, initializeBody)
+	code, header := rawPost(t, ts.URL, aliceToken, initializeBody)
 	if code != http.StatusTooManyRequests {
 		t.Fatalf("request beyond the burst: status %d, want 429", code)
 	}
-	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || secs < 1 || secs > 2 {
-		t.Errorf("Retry-After = %q, want 1 or 2 seconds", resp.Header.Get("Retry-After"))
+	if secs, err := strconv.Atoi(header.Get("Retry-After")); err != nil || secs < 1 || secs > 2 {
+		t.Errorf("Retry-After = %q, want 1 or 2 seconds", header.Get("Retry-After"))
 	}
 	if code, _ := rawPost(t, ts.URL, bobToken, initializeBody); code != http.StatusOK {
 		t.Errorf("bob was limited by alice's requests: status %d", code)

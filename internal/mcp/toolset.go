@@ -55,7 +55,6 @@ func (s *Server) newMCPServer(callerOf callerFunc) *mcp.Server {
 		Instructions: "kubeask runs Kubernetes tools as you: every call is made with your own Kubernetes identity and permissions, never more. " +
 			"Use ask for a full investigation by kubeask's agent, or the individual tools. Calls that change the cluster follow the server's policy: " + s.opts.Mutations + ".",
 		SchemaCache: s.schemas,
-		HasTools:    true,
 	})
 	for _, t := range s.cfg.Tools.List() {
 		srv.AddTool(s.describe(t), s.registryHandler(t, callerOf))

@@ -132,7 +132,7 @@ func run(clientsDir string, scenarios []string) error {
 	out, err = inspector(secured+"/mcp", "--transport", "http", "--header", header, "--method", "tools/call", "--tool-name", "resources_list", "--tool-arg", "resource=pods", "--tool-arg", "namespace=team-a")
 	check("inspector tools/call as alice in team-a", expect(out, err, "checkout-1"))
 
-	out, err = inspector(secured+"/mcp", "--transport", "http", "--header", header, "--method", "tools/call", "--tool-name", "resources_list", "--tool-arg", "resource=pods", "--tool-arg", "namespace=team-b")
+	out, _ = inspector(secured+"/mcp", "--transport", "http", "--header", header, "--method", "tools/call", "--tool-name", "resources_list", "--tool-arg", "resource=pods", "--tool-arg", "namespace=team-b")
 	// The Inspector CLI exits 5 for a tool result with isError: what matters is that
 	// the refusal is a readable tool error, not a transport failure.
 	check("inspector tools/call as alice in team-b is a forbidden tool error", expect(out, nil, "forbidden", "\"isError\": true", "tool_is_error"))
@@ -197,7 +197,7 @@ func lookPath(name, path string) (string, error) {
 
 func expect(out string, err error, wants ...string) error {
 	if err != nil {
-		return fmt.Errorf("%v:\n%s", err, tail(out))
+		return fmt.Errorf("%w:\n%s", err, tail(out))
 	}
 	for _, w := range wants {
 		if !strings.Contains(out, w) {
@@ -218,8 +218,11 @@ func expectFailure(out string, err error, want string) error {
 }
 
 func expectConformance(out string, err error) error {
-	if err != nil || strings.Contains(out, "FAILURE") || strings.Contains(out, "✗") {
-		return fmt.Errorf("%v:\n%s", err, tail(out))
+	if err == nil && (strings.Contains(out, "FAILURE") || strings.Contains(out, "✗")) {
+		err = errors.New("a check failed")
+	}
+	if err != nil {
+		return fmt.Errorf("%w:\n%s", err, tail(out))
 	}
 	return nil
 }

@@ -73,15 +73,15 @@ func (o *OIDC) Authenticate(ctx context.Context, token string) (*Caller, error) 
 	}
 	tok, err := o.verifier.Verify(ctx, token)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
+		return nil, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
 	}
 	var claims map[string]json.RawMessage
 	if err := tok.Claims(&claims); err != nil {
-		return nil, fmt.Errorf("%w: claims: %v", ErrUnauthenticated, err)
+		return nil, fmt.Errorf("%w: claims: %w", ErrUnauthenticated, err)
 	}
 	id, err := o.mapClaims(claims)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
+		return nil, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
 	}
 	return &Caller{Identity: id, Mode: ModeOIDC, Expiry: tok.Expiry}, nil
 }

@@ -39,7 +39,7 @@ func (p *Passthrough) Authenticate(ctx context.Context, token string) (*Caller, 
 	}
 	review, err := cs.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
 	if apierrors.IsUnauthorized(err) {
-		return nil, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
+		return nil, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("SelfSubjectReview: %w", err)
