@@ -18,6 +18,7 @@ import (
 	"github.com/kubeask/kubeask/internal/askcli/cmd/attach"
 	"github.com/kubeask/kubeask/internal/askcli/cmd/get"
 	"github.com/kubeask/kubeask/internal/askcli/cmd/logs"
+	"github.com/kubeask/kubeask/internal/askcli/cmd/mcpbridge"
 	"github.com/kubeask/kubeask/internal/askcli/cmd/sessions"
 	"github.com/kubeask/kubeask/internal/askcli/exitcode"
 	"github.com/kubeask/kubeask/internal/askcli/factory"
@@ -93,8 +94,7 @@ Exit codes: 0 answered, 1 failed, 2 usage error, 3 awaiting approval,
 		sessions.NewCmd(f),
 		approve.NewCmdApprove(f),
 		approve.NewCmdDeny(f),
-		// `kubectl ask mcp` (an MCP stdio bridge onto the operator's endpoint) is added
-		// here, from its own package under cmd/, as mcp.NewCmd(f).
+		mcpbridge.NewCmd(f),
 	)
 	return root
 }
