@@ -6,10 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime/serializer"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -115,19 +111,5 @@ func (s *Server) buildEnv(caller *auth.Caller) (*callerClients, error) {
 // token (passthrough). It has no Impersonated config, so the kubectl tool, which
 // would have to write the token to disk, stays unavailable.
 func bearerEnv(cfg *rest.Config, httpClient *http.Client, mapper *tools.Mapper, out tools.OutputPolicy) (*tools.Env, error) {
-	dyn, err := dynamic.NewForConfigAndClient(cfg, httpClient)
-	if err != nil {
-		return nil, fmt.Errorf("dynamic client: %w", err)
-	}
-	cs, err := kubernetes.NewForConfigAndClient(cfg, httpClient)
-	if err != nil {
-		return nil, fmt.Errorf("clientset: %w", err)
-	}
-	raw := rest.CopyConfig(cfg)
-	raw.NegotiatedSerializer = serializer.NewCodecFactory(clientgoscheme.Scheme).WithoutConversion()
-	rc, err := rest.UnversionedRESTClientForConfigAndClient(raw, httpClient)
-	if err != nil {
-		return nil, fmt.Errorf("REST client: %w", err)
-	}
-	return &tools.Env{Dynamic: dyn, Clientset: cs, REST: rc, Mapper: mapper, Output: out}, nil
+	return tools.NewEnvForClient(cfg, httpClient, mapper, out)
 }

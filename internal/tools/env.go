@@ -62,7 +62,7 @@ func NewEnv(f *identity.Factory, id identity.Identity, mapper *Mapper, out Outpu
 	if err != nil {
 		return nil, err
 	}
-	env, err := newEnv(cfg, httpClient, mapper, out)
+	env, err := NewEnvForClient(cfg, httpClient, mapper, out)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +70,11 @@ func NewEnv(f *identity.Factory, id identity.Identity, mapper *Mapper, out Outpu
 	return env, nil
 }
 
-func newEnv(cfg *rest.Config, httpClient *http.Client, mapper *Mapper, out OutputPolicy) (*Env, error) {
+// NewEnvForClient builds the clients over httpClient, which must carry the caller's
+// identity itself (impersonation, or the caller's own token in MCP passthrough mode).
+// The Env has no Impersonated config, so the kubectl tool stays unavailable unless the
+// caller sets one.
+func NewEnvForClient(cfg *rest.Config, httpClient *http.Client, mapper *Mapper, out OutputPolicy) (*Env, error) {
 	dyn, err := dynamic.NewForConfigAndClient(cfg, httpClient)
 	if err != nil {
 		return nil, fmt.Errorf("dynamic client: %w", err)
