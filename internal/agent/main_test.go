@@ -22,7 +22,6 @@ import (
 	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
 	"github.com/kubeask/kubeask/internal/llm/llmtest"
 	"github.com/kubeask/kubeask/internal/manager"
-	"github.com/kubeask/kubeask/internal/manifest"
 	"github.com/kubeask/kubeask/internal/testcluster"
 )
 
@@ -87,17 +86,6 @@ func setup(ctx context.Context) error {
 	if admin, err = cluster.Client(cluster.Admin); err != nil {
 		return err
 	}
-	role, err := os.ReadFile(filepath.Join(cluster.Root, "config", "rbac", "role.yaml"))
-	if err != nil {
-		return err
-	}
-	roleObjs, err := manifest.Decode(role)
-	if err != nil {
-		return err
-	}
-	if err := manifest.Apply(ctx, admin, "test", roleObjs); err != nil {
-		return err
-	}
 	rb := func(name, ns, role, kind, subject string) *rbacv1.RoleBinding {
 		return &rbacv1.RoleBinding{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
@@ -108,25 +96,12 @@ func setup(ctx context.Context) error {
 	objs := []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}},
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-b"}},
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kubeask-system"}},
 		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "team-member"}, Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{"", "apps"}, Resources: []string{"*"}, Verbs: []string{"*"}},
 			{APIGroups: []string{"agents.kubeask.dev"}, Resources: []string{"agentqueries", "agentsessions"}, Verbs: []string{"*"}},
 		}},
 		rb("team-member", "team-a", "team-member", "Group", "dev"),
 		rb("team-member", "team-b", "team-member", "Group", "ops"),
-		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "kubeask-impersonator"}, Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{""}, Resources: []string{"users", "groups", "serviceaccounts"}, Verbs: []string{"impersonate"}},
-			{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"uids"}, Verbs: []string{"impersonate"}},
-		}},
-		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "kubeask-operator"},
-			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "kubeask-manager"},
-			Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: rbacv1.GroupName, Name: "kubeask-operator"}}},
-		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "kubeask-impersonator"},
-			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "kubeask-impersonator"},
-			Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: rbacv1.GroupName, Name: "kubeask-operator"}}},
-		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "leases", Namespace: "kubeask-system"}, Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"*"}}}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "team-a"}, StringData: map[string]string{"password": "hunter2-team-a-secret"}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "payments-key", Namespace: "team-b"}, StringData: map[string]string{"key": "sk-team-b-secret"}},
 		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "payments-1", Namespace: "team-b"},
@@ -150,11 +125,6 @@ func setup(ctx context.Context) error {
 			return fmt.Errorf("creating %T %s: %w", o, o.GetName(), err)
 		}
 	}
-	leaseBinding := rb("leases", "kubeask-system", "", "User", "kubeask-operator")
-	leaseBinding.RoleRef.Kind, leaseBinding.RoleRef.Name = "Role", "leases"
-	if err := admin.Create(ctx, leaseBinding); err != nil {
-		return err
-	}
 	if err := cluster.InstallAdmissionPolicies(ctx, "team-a"); err != nil {
 		return err
 	}
@@ -166,7 +136,7 @@ func setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if operatorCfg, err = cluster.UserConfig("kubeask-operator"); err != nil {
+	if operatorCfg, err = cluster.OperatorConfig(ctx); err != nil {
 		return err
 	}
 	if alice, err = cluster.Client(aliceCfg); err != nil {

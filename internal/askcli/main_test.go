@@ -27,7 +27,6 @@ import (
 	"github.com/kubeask/kubeask/internal/askcli/iostreams"
 	"github.com/kubeask/kubeask/internal/llm/llmtest"
 	"github.com/kubeask/kubeask/internal/manager"
-	"github.com/kubeask/kubeask/internal/manifest"
 	"github.com/kubeask/kubeask/internal/testcluster"
 )
 
@@ -103,17 +102,6 @@ func setup(ctx context.Context, dir string) (operatorCfg *rest.Config, catalog s
 	if admin, err = cluster.Client(cluster.Admin); err != nil {
 		return nil, "", err
 	}
-	role, err := os.ReadFile(filepath.Join(cluster.Root, "config", "rbac", "role.yaml"))
-	if err != nil {
-		return nil, "", err
-	}
-	roleObjs, err := manifest.Decode(role)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := manifest.Apply(ctx, admin, "test", roleObjs); err != nil {
-		return nil, "", err
-	}
 	binding := func(kind, name, ns, roleKind, role, subjectKind, subject string) client.Object {
 		ref := rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: roleKind, Name: role}
 		subjects := []rbacv1.Subject{{Kind: subjectKind, APIGroup: rbacv1.GroupName, Name: subject}}
@@ -124,7 +112,6 @@ func setup(ctx context.Context, dir string) (operatorCfg *rest.Config, catalog s
 	}
 	objs := []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}},
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kubeask-system"}},
 		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "team-member"}, Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{"", "apps"}, Resources: []string{"*"}, Verbs: []string{"*"}},
 			{APIGroups: []string{"agents.kubeask.dev"}, Resources: []string{"agentqueries", "agentsessions"}, Verbs: []string{"*"}},
@@ -134,15 +121,6 @@ func setup(ctx context.Context, dir string) (operatorCfg *rest.Config, catalog s
 		}},
 		binding("RoleBinding", "team-member", "team-a", "ClusterRole", "team-member", "Group", "dev"),
 		binding("RoleBinding", "query-viewer", "team-a", "ClusterRole", "query-viewer", "Group", "viewers"),
-		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "kubeask-impersonator"}, Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{""}, Resources: []string{"users", "groups", "serviceaccounts"}, Verbs: []string{"impersonate"}},
-			{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"uids"}, Verbs: []string{"impersonate"}},
-		}},
-		binding("ClusterRoleBinding", "kubeask-operator", "", "ClusterRole", "kubeask-manager", "User", "kubeask-operator"),
-		binding("ClusterRoleBinding", "kubeask-impersonator", "", "ClusterRole", "kubeask-impersonator", "User", "kubeask-operator"),
-		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "leases", Namespace: "kubeask-system"}, Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"*"}}}},
-		binding("RoleBinding", "leases", "kubeask-system", "Role", "leases", "User", "kubeask-operator"),
 		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "checkout-1", Namespace: "team-a"},
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "checkout:1"}}}},
 		&appsv1.Deployment{
@@ -165,7 +143,7 @@ func setup(ctx context.Context, dir string) (operatorCfg *rest.Config, catalog s
 	if err := cluster.InstallAdmissionPolicies(ctx, "team-a"); err != nil {
 		return nil, "", err
 	}
-	if operatorCfg, err = cluster.UserConfig("kubeask-operator"); err != nil {
+	if operatorCfg, err = cluster.OperatorConfig(ctx); err != nil {
 		return nil, "", err
 	}
 	users := map[string]*rest.Config{}
