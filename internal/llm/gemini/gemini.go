@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"cloud.google.com/go/auth"
 	"google.golang.org/genai"
 
 	"github.com/kubeask/kubeask/internal/llm"
@@ -33,6 +34,9 @@ type Config struct {
 	VertexAI bool
 	Project  string
 	Location string
+	// Credentials replace the Application Default Credentials on Vertex AI. Nil, as in
+	// production, means ADC; tests set a fixed token so that nothing looks for ADC.
+	Credentials *auth.Credentials
 	// MaxTokens bounds replies when the request does not. Zero leaves it to the model.
 	MaxTokens int
 	// HTTPClient replaces the default HTTP client on the Gemini API backend (proxies,
@@ -64,13 +68,19 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		}
 	}
 	if cfg.VertexAI {
+		// Required here so that genai never falls back to GOOGLE_CLOUD_PROJECT or
+		// GOOGLE_CLOUD_LOCATION from the manager's environment.
 		if cfg.Project == "" || cfg.Location == "" {
 			return nil, errors.New("gemini: Vertex AI needs a project and a location")
 		}
 		cc.Backend = genai.BackendVertexAI
 		cc.Project = cfg.Project
 		cc.Location = cfg.Location
+		cc.Credentials = cfg.Credentials
 	} else {
+		if cfg.Credentials != nil {
+			return nil, errors.New("gemini: credentials are for Vertex AI; the Gemini API takes an API key")
+		}
 		// Required here so that genai never falls back to GOOGLE_API_KEY or
 		// GEMINI_API_KEY from the manager's environment.
 		if cfg.APIKey == "" {

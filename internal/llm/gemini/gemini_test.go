@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -273,6 +274,87 @@ func TestChatToolResults(t *testing.T) {
 		if fr == nil || fr.ID != want.id || fr.Name != want.name || fr.Response[want.key] != want.value || len(fr.Response) != 1 {
 			t.Errorf("functionResponse %d: %+v", i, fr)
 		}
+	}
+}
+
+// TestChatReplaySignatures checks the thoughtSignature of replayed functionCall parts on
+// the wire. A conversation rebuilt from an AgentQuery status has no signatures, which
+// Gemini 3 answers with a 400 unless the first functionCall part of each model step
+// carries Google's documented dummy; real signatures travel as received, and later
+// parallel calls stay unsigned as Gemini sent them.
+func TestChatReplaySignatures(t *testing.T) {
+	// thoughtSignature is bytes, so JSON carries it in base64.
+	const (
+		dummy  = "c2tpcF90aG91Z2h0X3NpZ25hdHVyZV92YWxpZGF0b3I=" // "skip_thought_signature_validator"
+		signed = "c2lnLTE="                                     // "sig-1"
+	)
+	call := func(id, sig string) llm.ToolCall {
+		c := llm.NewToolCall(id, "list_pods", []byte(`{"namespace":"default"}`))
+		if sig != "" {
+			c.Opaque = []byte(sig)
+		}
+		return c
+	}
+	type step struct {
+		text  string
+		calls []llm.ToolCall
+	}
+	tests := []struct {
+		name  string
+		steps []step
+		// want has, per model step, the thoughtSignature of each functionCall part.
+		want [][]string
+	}{
+		{"signature kept", []step{{calls: []llm.ToolCall{call("fc-1", "sig-1")}}}, [][]string{{signed}}},
+		{"rebuilt call gets the dummy", []step{{calls: []llm.ToolCall{call("fc-1", "")}}}, [][]string{{dummy}}},
+		{"dummy on the call, not on the text before it",
+			[]step{{text: "Let me look at the pods.", calls: []llm.ToolCall{call("fc-1", "")}}}, [][]string{{dummy}}},
+		{"parallel calls signed on the first only",
+			[]step{{calls: []llm.ToolCall{call("fc-1", "sig-1"), call("fc-2", "")}}}, [][]string{{signed, ""}}},
+		{"rebuilt parallel calls get the dummy on the first only",
+			[]step{{calls: []llm.ToolCall{call("fc-1", ""), call("fc-2", "")}}}, [][]string{{dummy, ""}}},
+		{"each step's first call is signed",
+			[]step{{calls: []llm.ToolCall{call("fc-1", "sig-1")}}, {calls: []llm.ToolCall{call("fc-2", "")}}},
+			[][]string{{signed}, {dummy}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, reply{Body: textReply})
+			req := ask("why is web-1 failing?")
+			for _, s := range tt.steps {
+				var results []llm.ToolResult
+				for _, c := range s.calls {
+					results = append(results, llm.ToolResult{CallID: c.ID, Name: c.Name, Content: "web-1 CrashLoopBackOff"})
+				}
+				req.Messages = append(req.Messages,
+					llm.Message{Role: llm.RoleAssistant, Text: s.text, ToolCalls: s.calls},
+					llm.Message{Role: llm.RoleTool, ToolResults: results})
+			}
+			if _, err := newClient(t, f, fastRetries).Chat(t.Context(), req); err != nil {
+				t.Fatal(err)
+			}
+
+			w := decode(t, f.Requests()[0])
+			var got [][]string
+			for _, c := range w.Contents {
+				if c.Role != "model" {
+					continue
+				}
+				var sigs []string
+				for _, p := range c.Parts {
+					switch {
+					case p.FunctionCall != nil:
+						sigs = append(sigs, p.ThoughtSignature)
+					case p.ThoughtSignature != "":
+						t.Errorf("signature %q on a part that is no function call: %+v", p.ThoughtSignature, p)
+					}
+				}
+				got = append(got, sigs)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("thoughtSignatures per model step %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
 
