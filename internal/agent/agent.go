@@ -73,6 +73,10 @@ type Agent struct {
 	Output tools.OutputPolicy
 	// KubectlPath is the kubectl binary of the kubectl tool ("" disables it).
 	KubectlPath string
+	// StatusInterval is the least time between two writes of a query's progress (steps
+	// that only read). What must be durable is written at once: a change to the cluster
+	// before it is made and after, and the end of the run. 0 writes progress as it comes.
+	StatusInterval time.Duration
 
 	// beforeExecute, if set, runs after a step is recorded as Running and before the
 	// tool runs. Tests use it to stop the operator at the worst moment.
@@ -92,8 +96,9 @@ func (a *Agent) Run(ctx context.Context, key types.NamespacedName) error {
 	if q.Status.Phase.Finished() {
 		return nil
 	}
-	r := &run{Agent: a, q: q, st: q.Status.DeepCopy(), w: &statusWriter{c: a.Client, key: key, uid: q.UID},
-		log: log.FromContext(ctx).WithValues("query", key)}
+	w := newStatusWriter(ctx, a.Client, key, q.UID, a.StatusInterval)
+	defer w.stop()
+	r := &run{Agent: a, q: q, st: q.Status.DeepCopy(), w: w, log: log.FromContext(ctx).WithValues("query", key)}
 	r.st.ObservedGeneration = q.Generation
 	err := r.run(ctx)
 	if errors.Is(err, errQueryGone) {
@@ -229,7 +234,7 @@ func (r *run) prepare(ctx context.Context) (stop bool, err error) {
 		r.st.StartTime = now()
 		r.event(corev1.EventTypeNormal, "Started", "Working on the query as %s with model %s", q.Spec.Requester.Username, modelName)
 	}
-	return false, r.w.write(ctx, r.st)
+	return false, r.w.save(r.st)
 }
 
 // settle deals with steps left by an earlier run: a change whose outcome is unknown
@@ -283,7 +288,7 @@ func (r *run) settle(ctx context.Context) (stop bool, err error) {
 	if undecided {
 		return true, r.awaitApproval(ctx)
 	}
-	return false, r.w.write(ctx, r.st)
+	return false, r.w.save(r.st)
 }
 
 // decided reports whether the requester approved or denied a proposed step.

@@ -15,3 +15,19 @@ func (a *Agent) SetBeforeExecute(f func(ctx context.Context, step agentsv1alpha1
 func (a *Agent) SetAfterExecute(f func(ctx context.Context, step agentsv1alpha1.Step)) {
 	a.afterExecute = f
 }
+
+// StatusWriter exposes the status writer to the tests that run it against the API server.
+type StatusWriter = statusWriter
+
+// NewStatusWriter starts a status writer.
+var NewStatusWriter = newStatusWriter
+
+// Save, Write and Stop expose save, write and stop.
+func (w *statusWriter) Save(st *agentsv1alpha1.AgentQueryStatus) error { return w.save(st) }
+func (w *statusWriter) Write(ctx context.Context, st *agentsv1alpha1.AgentQueryStatus) error {
+	return w.write(ctx, st)
+}
+func (w *statusWriter) Stop() { w.stop() }
+
+// ErrQueryGone is what the writer returns once its query is deleted.
+var ErrQueryGone = errQueryGone

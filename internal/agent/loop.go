@@ -173,17 +173,30 @@ func (r *run) handleCall(ctx context.Context, call llm.ToolCall) (res llm.ToolRe
 	return r.execute(ctx, len(r.st.Steps)-1, tool, call.Arguments)
 }
 
-// execute runs step i. The invariant that makes a mutation never run twice: the step is
-// persisted as Running before the tool runs; a step found Running later is never run
-// again (see settle). If the Running record cannot be written, the tool does not run.
+// execute runs step i. The invariant that makes a mutation never run twice: a step
+// that changes the cluster is persisted as Running before the tool runs, and its result
+// before the run goes on; a step found Running later is never run again (see settle).
+// If the Running record cannot be written, the tool does not run. A step that only
+// reads is saved for the next status write: if the operator stops before that, the
+// resumed run simply asks the model again.
 func (r *run) execute(ctx context.Context, i int, tool tools.Tool, args json.RawMessage) (llm.ToolResult, bool, error) {
 	step := &r.st.Steps[i]
 	res := llm.ToolResult{CallID: step.ID, Name: step.Tool}
 	step.State, step.StartTime = agentsv1alpha1.StepRunning, now()
-	if err := r.w.write(ctx, r.st); err != nil {
+	record := func(ctx context.Context) error {
+		if step.ReadOnly {
+			return r.w.save(r.st)
+		}
+		return r.w.write(ctx, r.st)
+	}
+	if err := record(ctx); err != nil {
 		return res, false, err
 	}
 	if r.beforeExecute != nil {
+		// The hook's contract is "after the Running record": make it durable for reads too.
+		if err := r.w.write(ctx, r.st); err != nil {
+			return res, false, err
+		}
 		r.beforeExecute(ctx, *step)
 	}
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), toolTimeout)
@@ -209,7 +222,7 @@ func (r *run) execute(ctx context.Context, i int, tool tools.Tool, args json.Raw
 	}
 	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer wcancel()
-	return res, false, r.w.write(wctx, r.st)
+	return res, false, record(wctx)
 }
 
 func firstLine(s string) string {

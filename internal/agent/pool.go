@@ -136,7 +136,7 @@ func (p *Pool) runOne(ctx context.Context, key types.NamespacedName) {
 	switch {
 	case errors.As(err, &retry):
 		retryAfter = retry.After
-	case err != nil && ctx.Err() == nil:
+	case err != nil && runCtx.Err() == nil: // not cancelled: the query was not deleted, nor the operator stopped
 		log.FromContext(ctx).Error(err, "query run failed; retrying", "query", key, "after", retryAfter)
 	}
 

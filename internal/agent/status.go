@@ -1,17 +1,11 @@
 package agent
 
 import (
-	"context"
-	"encoding/json"
-	"fmt"
 	"strings"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
 )
@@ -37,40 +31,6 @@ const (
 	ReasonMaxSteps               = "MaxStepsReached"
 	ReasonMutationOutcomeUnknown = "MutationOutcomeUnknown"
 )
-
-// statusWriter writes a query's status as the run progresses. Each write is a merge
-// patch of the whole status with the query's UID as precondition, so that a run never
-// writes into a different query that reuses the name after a delete.
-type statusWriter struct {
-	c   client.Client
-	key types.NamespacedName
-	uid types.UID
-}
-
-// write persists st. A query deleted meanwhile yields errQueryGone.
-func (w *statusWriter) write(ctx context.Context, st *agentsv1alpha1.AgentQueryStatus) error {
-	bounded := boundStatus(st)
-	body, err := json.Marshal(map[string]any{
-		"metadata": map[string]any{"uid": w.uid},
-		"status":   bounded,
-	})
-	if err != nil {
-		return fmt.Errorf("encoding status: %w", err)
-	}
-	q := &agentsv1alpha1.AgentQuery{}
-	q.Namespace, q.Name = w.key.Namespace, w.key.Name
-	err = w.c.Status().Patch(ctx, q, client.RawPatch(types.MergePatchType, body))
-	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
-		return errQueryGone
-	}
-	if err != nil {
-		return fmt.Errorf("writing status of %s: %w", w.key, err)
-	}
-	return nil
-}
-
-// errQueryGone means the query was deleted (or replaced) while it ran.
-var errQueryGone = fmt.Errorf("the query was deleted")
 
 // boundStatus returns a copy of st cut to the API's limits, marking cut steps, so
 // that the object stays far below etcd's size limit whatever the tools return.

@@ -46,11 +46,12 @@ func (o *Options) newAgent(mgr ctrl.Manager, cfg *rest.Config) (*agent.Agent, *a
 		Tools:    registry,
 		Catalog:  cat,
 		// API keys are read straight from the API server: the cache never holds Secrets.
-		Models:      catalog.NewClients(cat, catalog.SecretKeys{Reader: mgr.GetAPIReader(), Namespace: o.Namespace}, catalog.ClientsOptions{}),
-		Quota:       quota.New(cat.Limits, nil),
-		Events:      mgr.GetEventRecorder("kubeask-agent"),
-		Output:      tools.OutputPolicy{MaxBytes: o.ToolOutputBytes},
-		KubectlPath: o.KubectlPath,
+		Models:         catalog.NewClients(cat, catalog.SecretKeys{Reader: mgr.GetAPIReader(), Namespace: o.Namespace}, catalog.ClientsOptions{}),
+		Quota:          quota.New(cat.Limits, nil),
+		Events:         mgr.GetEventRecorder("kubeask-agent"),
+		Output:         tools.OutputPolicy{MaxBytes: o.ToolOutputBytes},
+		KubectlPath:    o.KubectlPath,
+		StatusInterval: o.StatusUpdateInterval,
 	}
 	pool := agent.NewPool(a, o.AgentWorkers)
 	if err := mgr.Add(pool); err != nil {

@@ -26,9 +26,11 @@ const (
 // Options configure kubeask-manager. They are plain data: AddFlags binds them to a
 // flag set, Complete fills defaults from the environment, Validate checks them.
 type Options struct {
-	Kubeconfig              string
-	MetricsAddr             string
-	ProbeAddr               string
+	Kubeconfig  string
+	MetricsAddr string
+	ProbeAddr   string
+	// PprofAddr serves net/http/pprof (for profiling the operator); "" or "0" disables it.
+	PprofAddr               string
 	LeaderElect             bool
 	LeaderElectionID        string
 	LeaderElectionNamespace string
@@ -51,6 +53,9 @@ type Options struct {
 	AgentWorkers int
 	// ToolOutputBytes bounds each tool result given to the model.
 	ToolOutputBytes int
+	// StatusUpdateInterval is the least time between two progress writes of a query's
+	// status (see agent.Agent.StatusInterval).
+	StatusUpdateInterval time.Duration
 	// ImpersonateExtra are the user-extra keys kept when impersonating a requester.
 	ImpersonateExtra []string
 	// DenyUsers and DenyGroups are requesters the agent never acts as.
@@ -74,21 +79,22 @@ type Options struct {
 // NewOptions returns the defaults.
 func NewOptions() *Options {
 	return &Options{
-		MetricsAddr:       ":8080",
-		ProbeAddr:         ":8081",
-		LeaderElectionID:  "kubeask-manager.agents.kubeask.dev",
-		Admission:         AdmissionPolicy,
-		WebhookPort:       9443,
-		WebhookCertDir:    os.TempDir() + "/kubeask-webhook-certs",
-		WebhookService:    "kubeask-webhook",
-		WebhookSecret:     "kubeask-webhook-certs",
-		WebhookConfigName: "kubeask",
-		GracefulShutdown:  30 * time.Second,
-		AgentWorkers:      16,
-		ToolOutputBytes:   16 << 10,
-		KubeAPIQPS:        100,
-		KubeAPIBurst:      200,
-		MCP:               mcpserver.NewOptions(),
+		MetricsAddr:          ":8080",
+		ProbeAddr:            ":8081",
+		LeaderElectionID:     "kubeask-manager.agents.kubeask.dev",
+		Admission:            AdmissionPolicy,
+		WebhookPort:          9443,
+		WebhookCertDir:       os.TempDir() + "/kubeask-webhook-certs",
+		WebhookService:       "kubeask-webhook",
+		WebhookSecret:        "kubeask-webhook-certs",
+		WebhookConfigName:    "kubeask",
+		GracefulShutdown:     30 * time.Second,
+		AgentWorkers:         16,
+		ToolOutputBytes:      16 << 10,
+		StatusUpdateInterval: 500 * time.Millisecond,
+		KubeAPIQPS:           100,
+		KubeAPIBurst:         200,
+		MCP:                  mcpserver.NewOptions(),
 	}
 }
 
@@ -97,6 +103,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "Path to a kubeconfig. Empty: in-cluster config, then $KUBECONFIG.")
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, "Address of the Prometheus metrics endpoint; 0 disables it.")
 	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", o.ProbeAddr, "Address of /healthz and /readyz.")
+	fs.StringVar(&o.PprofAddr, "pprof-bind-address", o.PprofAddr, "Address of net/http/pprof, for profiling; empty or 0 disables it (the default).")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect a leader, so that only one replica runs the controllers.")
 	fs.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID, "Name of the leader-election Lease.")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "Namespace of the leader-election Lease; default --namespace.")
@@ -112,6 +119,8 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.ConfigPath, "config", o.ConfigPath, "Platform config file: model catalog, profiles, limits. Empty runs no agent.")
 	fs.IntVar(&o.AgentWorkers, "agent-workers", o.AgentWorkers, "How many queries the agent runs at once.")
 	fs.IntVar(&o.ToolOutputBytes, "tool-output-bytes", o.ToolOutputBytes, "Byte budget of each tool result given to the model.")
+	fs.DurationVar(&o.StatusUpdateInterval, "status-update-interval", o.StatusUpdateInterval,
+		"Least time between two writes of a query's progress; changes to the cluster and the end of a run are written at once. 0 writes every step as it starts and ends.")
 	fs.Func("impersonate-extra", "A user-extra key kept when impersonating a requester (repeatable).", appendTo(&o.ImpersonateExtra))
 	fs.Func("deny-user", "A username the agent never acts as, e.g. a GitOps controller's service account (repeatable).", appendTo(&o.DenyUsers))
 	fs.Func("deny-group", "A group whose members the agent never acts as (repeatable).", appendTo(&o.DenyGroups))
@@ -156,6 +165,9 @@ func (o *Options) Validate() error {
 	}
 	if o.AgentWorkers <= 0 {
 		errs = append(errs, fmt.Errorf("--agent-workers must be positive, not %d", o.AgentWorkers))
+	}
+	if o.StatusUpdateInterval < 0 || o.StatusUpdateInterval > time.Minute {
+		errs = append(errs, fmt.Errorf("--status-update-interval must be between 0 and 1m, not %s", o.StatusUpdateInterval))
 	}
 	if o.ToolOutputBytes < 1024 {
 		errs = append(errs, fmt.Errorf("--tool-output-bytes must be at least 1024, not %d", o.ToolOutputBytes))
