@@ -236,9 +236,9 @@ func firstLine(s string) string {
 func declarations(reg *tools.Registry) ([]llm.Tool, error) {
 	var out []llm.Tool
 	for _, t := range reg.List() {
-		schema, err := json.Marshal(t.InputSchema)
-		if err != nil {
-			return nil, fmt.Errorf("schema of %s: %w", t.Name, err)
+		schema := t.InputSchemaJSON()
+		if len(schema) == 0 {
+			return nil, fmt.Errorf("tool %s has no schema: it was not built with tools.Define", t.Name)
 		}
 		out = append(out, llm.Tool{Name: t.Name, Description: t.Description, Parameters: schema})
 	}

@@ -27,6 +27,10 @@ func TestSchemasMatchSnapshots(t *testing.T) {
 			t.Fatal(err)
 		}
 		got = append(got, '\n')
+		// What the agent declares to models is the same schema, encoded once.
+		if encoded, err := json.Marshal(tool.InputSchema); err != nil || !bytes.Equal(encoded, tool.InputSchemaJSON()) {
+			t.Errorf("%s: InputSchemaJSON %s differs from InputSchema %s (%v)", tool.Name, tool.InputSchemaJSON(), encoded, err)
+		}
 		path := filepath.Join(dir, tool.Name+".json")
 		want[tool.Name+".json"] = true
 		if *update {

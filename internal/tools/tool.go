@@ -40,6 +40,9 @@ type Tool struct {
 	InputSchema *jsonschema.Schema
 
 	resolved *jsonschema.Resolved
+	// schemaJSON is InputSchema encoded once: the agent declares the tools on every
+	// model call.
+	schemaJSON json.RawMessage
 	run      func(ctx context.Context, env *Env, args json.RawMessage) (*Result, error)
 	mutates  func(args json.RawMessage) bool
 }
@@ -67,7 +70,11 @@ func Define[In any](name, description string, ann Annotations, handler func(ctx 
 	if err != nil {
 		panic(fmt.Sprintf("tool %s: resolving schema: %v", name, err))
 	}
-	t := Tool{Name: name, Description: description, Annotations: ann, InputSchema: schema, resolved: resolved}
+	raw, err := json.Marshal(schema)
+	if err != nil {
+		panic(fmt.Sprintf("tool %s: encoding schema: %v", name, err))
+	}
+	t := Tool{Name: name, Description: description, Annotations: ann, InputSchema: schema, resolved: resolved, schemaJSON: raw}
 	t.run = func(ctx context.Context, env *Env, args json.RawMessage) (*Result, error) {
 		var in In
 		if err := decodeArgs(args, &in); err != nil {
@@ -77,6 +84,9 @@ func Define[In any](name, description string, ann Annotations, handler func(ctx 
 	}
 	return t
 }
+
+// InputSchemaJSON is the JSON encoding of InputSchema. Callers must not modify it.
+func (t Tool) InputSchemaJSON() json.RawMessage { return t.schemaJSON }
 
 // WithMutates sets a per-call classification, for tools whose effect depends on their
 // arguments (the kubectl tool); by default a call mutates unless the tool is ReadOnly.

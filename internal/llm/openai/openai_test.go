@@ -405,3 +405,46 @@ func TestMaxTokensField(t *testing.T) {
 		t.Error("no error for a relative base URL")
 	}
 }
+
+// TestToolDeclarationsAreEncodedOnceAndFollowChanges: the cached encoding of a tool is
+// what travels on every call, and a tool whose description or schema changes is sent
+// as it is now.
+func TestToolDeclarationsAreEncodedOnceAndFollowChanges(t *testing.T) {
+	f := newFake(t, reply{Body: textReply}, reply{Body: textReply}, reply{Body: textReply})
+	c := newClient(t, f, fastRetries)
+	changed := listPods
+	changed.Parameters = json.RawMessage(`{"type":"object","properties":{"namespace":{"type":"string"},"label":{"type":"string"}}}`)
+	for _, tool := range []llm.Tool{listPods, listPods, changed} {
+		req := ask("are my pods ok?")
+		req.Tools = []llm.Tool{tool}
+		if _, err := c.Chat(t.Context(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := f.Requests()
+	if len(got) != 3 {
+		t.Fatalf("%d requests, want 3", len(got))
+	}
+	tools := make([]string, 3)
+	for i, r := range got {
+		var w struct {
+			Tools json.RawMessage `json:"tools"`
+		}
+		if err := json.Unmarshal(r.Body, &w); err != nil {
+			t.Fatal(err)
+		}
+		tools[i] = string(w.Tools)
+	}
+	if tools[0] != tools[1] {
+		t.Errorf("the same tool was sent differently:\n%s\n%s", tools[0], tools[1])
+	}
+	w := decode(t, got[2])
+	props, _ := w.Tools[0].Function.Parameters["properties"].(map[string]any)
+	if _, ok := props["label"]; !ok || w.Tools[0].Function.Name != "list_pods" {
+		t.Errorf("after the schema changed the tool went out as %s", tools[2])
+	}
+	w0 := decode(t, got[0])
+	if w0.Tools[0].Type != "function" || w0.Tools[0].Function.Description != listPods.Description {
+		t.Errorf("cached tool %s", tools[0])
+	}
+}
