@@ -43,8 +43,8 @@ type Tool struct {
 	// schemaJSON is InputSchema encoded once: the agent declares the tools on every
 	// model call.
 	schemaJSON json.RawMessage
-	run      func(ctx context.Context, env *Env, args json.RawMessage) (*Result, error)
-	mutates  func(args json.RawMessage) bool
+	run        func(ctx context.Context, env *Env, args json.RawMessage) (*Result, error)
+	mutates    func(args json.RawMessage) bool
 }
 
 // Result is what a call returns to the model or the MCP client.
