@@ -22,12 +22,17 @@ type Runner interface {
 type Pool struct {
 	runner  Runner
 	workers int
-	queue   chan types.NamespacedName
 	// retryAfter is how long a run that returned an error waits before it is retried.
 	retryAfter time.Duration
 
-	mu     sync.Mutex
-	active map[types.NamespacedName]*slot
+	mu sync.Mutex
+	// ready is signalled when the queue grows or the pool stops.
+	ready *sync.Cond
+	// queue holds the keys waiting for a worker, in order; it has no bound, so that a
+	// burst of queries is never dropped (each key is in it at most once).
+	queue   []types.NamespacedName
+	stopped bool
+	active  map[types.NamespacedName]*slot
 }
 
 type slot struct {
@@ -41,12 +46,13 @@ func NewPool(runner Runner, workers int) *Pool {
 	if workers <= 0 {
 		workers = 1
 	}
-	return &Pool{
+	p := &Pool{
 		runner: runner, workers: workers,
-		queue:      make(chan types.NamespacedName, 100000),
 		retryAfter: 5 * time.Second,
 		active:     map[types.NamespacedName]*slot{},
 	}
+	p.ready = sync.NewCond(&p.mu)
+	return p
 }
 
 // Submit queues key unless it is already queued; if it is running, it runs once more
@@ -61,12 +67,9 @@ func (p *Pool) Submit(key types.NamespacedName) {
 		s.gone = false
 		return
 	}
-	select {
-	case p.queue <- key:
-		p.active[key] = &slot{}
-	default:
-		// The queue is full; the reconciler sees the query again on its next resync.
-	}
+	p.queue = append(p.queue, key)
+	p.active[key] = &slot{}
+	p.ready.Signal()
 }
 
 // Cancel stops key's run (the query was deleted).
@@ -102,18 +105,29 @@ func (p *Pool) Start(ctx context.Context) error {
 		wg.Go(func() { p.work(ctx) })
 	}
 	<-ctx.Done()
+	p.mu.Lock()
+	p.stopped = true
+	p.ready.Broadcast()
+	p.mu.Unlock()
 	wg.Wait()
 	return nil
 }
 
 func (p *Pool) work(ctx context.Context) {
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case key := <-p.queue:
-			p.runOne(ctx, key)
+		p.mu.Lock()
+		for len(p.queue) == 0 && !p.stopped {
+			p.ready.Wait()
 		}
+		if p.stopped {
+			p.mu.Unlock()
+			return
+		}
+		key := p.queue[0]
+		p.queue[0] = types.NamespacedName{}
+		p.queue = p.queue[1:]
+		p.mu.Unlock()
+		p.runOne(ctx, key)
 	}
 }
 

@@ -1,10 +1,11 @@
 package tools
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 
-	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -32,8 +33,7 @@ type Access struct {
 
 // Env is what a tool call runs with: clients that act as the requester.
 type Env struct {
-	Dynamic   dynamic.Interface
-	Clientset kubernetes.Interface
+	Dynamic dynamic.Interface
 	// REST is an unversioned REST client for requests the typed clients cannot make
 	// (server-side Table listings of any resource).
 	REST   rest.Interface
@@ -50,6 +50,19 @@ type Env struct {
 	// KubectlPath is the kubectl binary the kubectl tool runs; empty means the tool is
 	// unavailable (the manager sets it from --kubectl-path).
 	KubectlPath string
+
+	// clientset is built on first use (see Clientset).
+	clientset func() (kubernetes.Interface, error)
+}
+
+// Clientset returns the typed clients. They are built on first use: a clientset is some
+// fifty REST clients, most calls need only the dynamic client, and an Env is built per
+// query.
+func (e *Env) Clientset() (kubernetes.Interface, error) {
+	if e.clientset == nil {
+		return nil, errors.New("this Env has no typed clients: build it with NewEnv or NewEnvForClient")
+	}
+	return e.clientset()
 }
 
 // NewEnv builds the clients for id over the factory's shared transport.
@@ -79,17 +92,20 @@ func NewEnvForClient(cfg *rest.Config, httpClient *http.Client, mapper *Mapper, 
 	if err != nil {
 		return nil, fmt.Errorf("dynamic client: %w", err)
 	}
-	cs, err := kubernetes.NewForConfigAndClient(cfg, httpClient)
-	if err != nil {
-		return nil, fmt.Errorf("clientset: %w", err)
-	}
+	clientset := sync.OnceValues(func() (kubernetes.Interface, error) {
+		cs, err := kubernetes.NewForConfigAndClient(cfg, httpClient)
+		if err != nil {
+			return nil, fmt.Errorf("clientset: %w", err)
+		}
+		return cs, nil
+	})
 	raw := rest.CopyConfig(cfg)
-	raw.NegotiatedSerializer = serializer.NewCodecFactory(clientgoscheme.Scheme).WithoutConversion()
+	raw.NegotiatedSerializer = clientgoscheme.Codecs.WithoutConversion()
 	rc, err := rest.UnversionedRESTClientForConfigAndClient(raw, httpClient)
 	if err != nil {
 		return nil, fmt.Errorf("REST client: %w", err)
 	}
-	return &Env{Dynamic: dyn, Clientset: cs, REST: rc, Mapper: mapper, Output: out, FieldManager: "kubeask"}, nil
+	return &Env{Dynamic: dyn, REST: rc, Mapper: mapper, Output: out, FieldManager: "kubeask", clientset: clientset}, nil
 }
 
 func (e *Env) record(verb, resource, namespace, name string) {

@@ -158,7 +158,11 @@ func listEvents(ctx context.Context, env *Env, in EventsInput) (*Result, error) 
 // eventsFor renders the events matching a field selector, oldest first.
 func eventsFor(ctx context.Context, env *Env, ns, fieldSelector string) (string, error) {
 	env.record("list", "events", ns, "")
-	list, err := env.Clientset.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: fieldSelector, Limit: 500})
+	cs, err := env.Clientset()
+	if err != nil {
+		return "", err
+	}
+	list, err := cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: fieldSelector, Limit: 500})
 	if err != nil {
 		return "", err
 	}
@@ -211,7 +215,11 @@ func podLogs(ctx context.Context, env *Env, in LogsInput) (*Result, error) {
 	env.record("get", "pods/log", ns, in.Name)
 	// LimitBytes keeps a chatty container from filling memory; the result is bounded again.
 	opts.LimitBytes = new(int64(4 * env.maxBytes()))
-	b, err := env.Clientset.CoreV1().Pods(ns).GetLogs(in.Name, opts).DoRaw(ctx)
+	cs, err := env.Clientset()
+	if err != nil {
+		return nil, err
+	}
+	b, err := cs.CoreV1().Pods(ns).GetLogs(in.Name, opts).DoRaw(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +284,11 @@ func canI(ctx context.Context, env *Env, in CanIInput) (*Result, error) {
 		},
 	}}
 	env.record("create", "selfsubjectaccessreviews", "", "")
-	out, err := env.Clientset.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, ssar, metav1.CreateOptions{})
+	cs, err := env.Clientset()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, ssar, metav1.CreateOptions{})
 	if err != nil {
 		return nil, err
 	}

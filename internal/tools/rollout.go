@@ -46,7 +46,11 @@ func rolloutStatus(ctx context.Context, env *Env, in RolloutInput) (*Result, err
 		return nil, err
 	}
 	ns := in.namespace()
-	apps := env.Clientset.AppsV1()
+	cs, err := env.Clientset()
+	if err != nil {
+		return nil, err
+	}
+	apps := cs.AppsV1()
 	env.record("get", kind+"s", ns, in.Name)
 	var msg string
 	switch kind {
@@ -129,7 +133,11 @@ func rolloutHistory(ctx context.Context, env *Env, in RolloutInput) (*Result, er
 	}
 	ns := in.namespace()
 	env.record("get", "deployments", ns, in.Name)
-	d, err := env.Clientset.AppsV1().Deployments(ns).Get(ctx, in.Name, metav1.GetOptions{})
+	cs, err := env.Clientset()
+	if err != nil {
+		return nil, err
+	}
+	d, err := cs.AppsV1().Deployments(ns).Get(ctx, in.Name, metav1.GetOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +146,7 @@ func rolloutHistory(ctx context.Context, env *Env, in RolloutInput) (*Result, er
 		return nil, fmt.Errorf("deployment %s selector: %w", in.Name, err)
 	}
 	env.record("list", "replicasets", ns, "")
-	rsList, err := env.Clientset.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	rsList, err := cs.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,144 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// recordingRunner counts runs per key and the most that ran at once; block, if set,
+// holds every run until it is closed or the run is cancelled.
+type recordingRunner struct {
+	mu      sync.Mutex
+	runs    map[types.NamespacedName]int
+	running atomic.Int32
+	peak    atomic.Int32
+	block   chan struct{}
+	started chan types.NamespacedName
+}
+
+func (r *recordingRunner) Run(ctx context.Context, key types.NamespacedName) error {
+	n := r.running.Add(1)
+	defer r.running.Add(-1)
+	for {
+		p := r.peak.Load()
+		if n <= p || r.peak.CompareAndSwap(p, n) {
+			break
+		}
+	}
+	r.mu.Lock()
+	r.runs[key]++
+	r.mu.Unlock()
+	if r.started != nil {
+		r.started <- key
+	}
+	if r.block != nil {
+		select {
+		case <-r.block:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func (r *recordingRunner) count(key types.NamespacedName) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.runs[key]
+}
+
+func startPool(t *testing.T, r Runner, workers int) *Pool {
+	t.Helper()
+	p := NewPool(r, workers)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { _ = p.Start(ctx); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("the pool did not stop")
+		}
+	})
+	return p
+}
+
+func waitIdle(t *testing.T, p *Pool, keys []types.NamespacedName) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, k := range keys {
+		for p.Active(k) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s still active", k)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+func TestPoolRunsABurstOnceEachWithinItsWorkers(t *testing.T) {
+	r := &recordingRunner{runs: map[types.NamespacedName]int{}}
+	p := startPool(t, r, 3)
+	var keys []types.NamespacedName
+	for i := range 5000 { // far more than any fixed queue would hold at once
+		k := types.NamespacedName{Namespace: "ns", Name: fmt.Sprintf("q%d", i)}
+		keys = append(keys, k)
+		p.Submit(k)
+	}
+	waitIdle(t, p, keys)
+	for _, k := range keys {
+		if n := r.count(k); n != 1 {
+			t.Fatalf("%s ran %d times, want 1", k, n)
+		}
+	}
+	if peak := r.peak.Load(); peak > 3 {
+		t.Errorf("%d runs at once with 3 workers", peak)
+	}
+}
+
+func TestPoolRunsAgainWhenSubmittedWhileRunning(t *testing.T) {
+	r := &recordingRunner{runs: map[types.NamespacedName]int{}, block: make(chan struct{}), started: make(chan types.NamespacedName, 10)}
+	p := startPool(t, r, 1)
+	k := types.NamespacedName{Namespace: "ns", Name: "approved"}
+	p.Submit(k)
+	<-r.started
+	p.Submit(k) // an approval seen while it runs
+	p.Submit(k)
+	other := types.NamespacedName{Namespace: "ns", Name: "queued-twice"}
+	p.Submit(other)
+	p.Submit(other) // already queued: a no-op
+	close(r.block)
+	waitIdle(t, p, []types.NamespacedName{k, other})
+	if n := r.count(k); n != 2 {
+		t.Errorf("ran %d times, want 2: once, then once more for the submits seen meanwhile", n)
+	}
+	if n := r.count(other); n != 1 {
+		t.Errorf("a key submitted twice while queued ran %d times, want 1", n)
+	}
+}
+
+func TestPoolCancelStopsARunAndSkipsAQueuedKey(t *testing.T) {
+	r := &recordingRunner{runs: map[types.NamespacedName]int{}, block: make(chan struct{}), started: make(chan types.NamespacedName, 10)}
+	p := startPool(t, r, 1)
+	running := types.NamespacedName{Namespace: "ns", Name: "running"}
+	queued := types.NamespacedName{Namespace: "ns", Name: "queued"}
+	p.Submit(running)
+	<-r.started
+	p.Submit(queued) // waits: the only worker is busy
+	p.Cancel(queued)
+	p.Cancel(running) // its run sees its context cancelled
+	waitIdle(t, p, []types.NamespacedName{running, queued})
+	if r.count(queued) != 0 {
+		t.Errorf("a key cancelled while queued ran")
+	}
+	if r.count(running) != 1 {
+		t.Errorf("the cancelled run ran %d times, want 1 and no retry", r.count(running))
+	}
+}
