@@ -48,6 +48,8 @@ type Client struct {
 	sdk       sdk.Client
 	model     string
 	maxTokens int
+	// tools keeps each declared tool's encoded form (see toolCache).
+	tools toolCache
 }
 
 // New builds a Client. It makes no request.

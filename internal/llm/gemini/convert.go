@@ -39,7 +39,7 @@ func (c *Client) convert(req llm.Request) ([]*genai.Content, *genai.GenerateCont
 	if len(req.Tools) > 0 {
 		tool := &genai.Tool{}
 		for _, t := range req.Tools {
-			decl, err := toDeclaration(t)
+			decl, err := c.decls.get(t)
 			if err != nil {
 				return nil, nil, badRequest(err)
 			}
@@ -71,16 +71,18 @@ func badRequest(err error) *llm.Error {
 	return &llm.Error{Kind: llm.KindBadRequest, Provider: Provider, Message: err.Error(), Err: err}
 }
 
+// toDeclaration builds the declaration of t; declCache.get keeps it for later calls.
 func toDeclaration(t llm.Tool) (*genai.FunctionDeclaration, error) {
 	decl := &genai.FunctionDeclaration{Name: t.Name, Description: t.Description}
 	if len(t.Parameters) > 0 {
 		// parametersJsonSchema takes a plain JSON schema, unlike parameters, which is
-		// Google's OpenAPI subset.
-		var schema map[string]any
+		// Google's OpenAPI subset. It goes out as the JSON we were given (a copy, so
+		// the declaration owns it), once checked to be an object.
+		var schema map[string]json.RawMessage
 		if err := json.Unmarshal(t.Parameters, &schema); err != nil {
 			return nil, fmt.Errorf("tool %s: parameters are not a JSON schema object: %w", t.Name, err)
 		}
-		decl.ParametersJsonSchema = schema
+		decl.ParametersJsonSchema = json.RawMessage(append([]byte(nil), t.Parameters...))
 	}
 	return decl, nil
 }

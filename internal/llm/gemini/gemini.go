@@ -49,6 +49,8 @@ type Client struct {
 	sdk       *genai.Client
 	model     string
 	maxTokens int
+	// decls keeps each declared tool's function declaration (see declCache).
+	decls declCache
 }
 
 // New builds a Client. It makes no request.
