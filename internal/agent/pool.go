@@ -37,8 +37,13 @@ type Pool struct {
 
 type slot struct {
 	cancel context.CancelFunc // set while running
-	again  bool               // submitted again while running: run once more after
-	gone   bool               // cancelled while queued: skip
+	// generation is the newest query generation submitted. A submit with a newer one
+	// while the query runs (an approval is a spec change) runs it once more after;
+	// a submit of a generation already seen (its own status writes, a lagging cache)
+	// does nothing.
+	generation int64
+	again      bool // run once more after the current run
+	gone       bool // cancelled while queued: skip
 }
 
 // NewPool returns a pool of workers for runner.
@@ -55,20 +60,23 @@ func NewPool(runner Runner, workers int) *Pool {
 	return p
 }
 
-// Submit queues key unless it is already queued; if it is running, it runs once more
-// after the current run, so that a change seen meanwhile (an approval) is not lost.
-func (p *Pool) Submit(key types.NamespacedName) {
+// Submit queues key, at generation (the query's metadata.generation), unless it is
+// already queued. If it is running and generation is newer than what it was submitted
+// with, it runs once more after the current run, so that a change seen meanwhile (an
+// approval) is not lost.
+func (p *Pool) Submit(key types.NamespacedName, generation int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if s, ok := p.active[key]; ok {
-		if s.cancel != nil {
+		if s.cancel != nil && generation > s.generation {
 			s.again = true
 		}
+		s.generation = max(s.generation, generation)
 		s.gone = false
 		return
 	}
 	p.queue = append(p.queue, key)
-	p.active[key] = &slot{}
+	p.active[key] = &slot{generation: generation}
 	p.ready.Signal()
 }
 
@@ -155,17 +163,17 @@ func (p *Pool) runOne(ctx context.Context, key types.NamespacedName) {
 	}
 
 	p.mu.Lock()
-	again := s.again
+	again, generation := s.again, s.generation
 	delete(p.active, key)
 	p.mu.Unlock()
 	switch {
 	case ctx.Err() != nil:
 	case again:
-		p.Submit(key)
+		p.Submit(key, generation)
 	case err != nil && runCtx.Err() == nil:
 		time.AfterFunc(retryAfter, func() {
 			if ctx.Err() == nil {
-				p.Submit(key)
+				p.Submit(key, generation)
 			}
 		})
 	}

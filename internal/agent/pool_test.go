@@ -90,7 +90,7 @@ func TestPoolRunsABurstOnceEachWithinItsWorkers(t *testing.T) {
 	for i := range 5000 { // far more than any fixed queue would hold at once
 		k := types.NamespacedName{Namespace: "ns", Name: fmt.Sprintf("q%d", i)}
 		keys = append(keys, k)
-		p.Submit(k)
+		p.Submit(k, 1)
 	}
 	waitIdle(t, p, keys)
 	for _, k := range keys {
@@ -107,20 +107,37 @@ func TestPoolRunsAgainWhenSubmittedWhileRunning(t *testing.T) {
 	r := &recordingRunner{runs: map[types.NamespacedName]int{}, block: make(chan struct{}), started: make(chan types.NamespacedName, 10)}
 	p := startPool(t, r, 1)
 	k := types.NamespacedName{Namespace: "ns", Name: "approved"}
-	p.Submit(k)
+	p.Submit(k, 1)
 	<-r.started
-	p.Submit(k) // an approval seen while it runs
-	p.Submit(k)
+	p.Submit(k, 1) // its own status writes, seen while it runs: no news
+	p.Submit(k, 2) // an approval (a spec change) seen while it runs
+	p.Submit(k, 2)
 	other := types.NamespacedName{Namespace: "ns", Name: "queued-twice"}
-	p.Submit(other)
-	p.Submit(other) // already queued: a no-op
+	p.Submit(other, 1)
+	p.Submit(other, 2) // already queued: a no-op; the queued run reads the newest spec
 	close(r.block)
 	waitIdle(t, p, []types.NamespacedName{k, other})
 	if n := r.count(k); n != 2 {
-		t.Errorf("ran %d times, want 2: once, then once more for the submits seen meanwhile", n)
+		t.Errorf("ran %d times, want 2: once, then once more for the newer generation seen meanwhile", n)
 	}
 	if n := r.count(other); n != 1 {
 		t.Errorf("a key submitted twice while queued ran %d times, want 1", n)
+	}
+}
+
+func TestPoolDoesNotRunAgainForTheSameGeneration(t *testing.T) {
+	r := &recordingRunner{runs: map[types.NamespacedName]int{}, block: make(chan struct{}), started: make(chan types.NamespacedName, 10)}
+	p := startPool(t, r, 1)
+	k := types.NamespacedName{Namespace: "ns", Name: "busy"}
+	p.Submit(k, 3)
+	<-r.started
+	for range 10 { // the run's own status writes, each reconciled
+		p.Submit(k, 3)
+	}
+	close(r.block)
+	waitIdle(t, p, []types.NamespacedName{k})
+	if n := r.count(k); n != 1 {
+		t.Errorf("ran %d times, want 1: nothing newer was submitted while it ran", n)
 	}
 }
 
@@ -129,9 +146,9 @@ func TestPoolCancelStopsARunAndSkipsAQueuedKey(t *testing.T) {
 	p := startPool(t, r, 1)
 	running := types.NamespacedName{Namespace: "ns", Name: "running"}
 	queued := types.NamespacedName{Namespace: "ns", Name: "queued"}
-	p.Submit(running)
+	p.Submit(running, 1)
 	<-r.started
-	p.Submit(queued) // waits: the only worker is busy
+	p.Submit(queued, 1) // waits: the only worker is busy
 	p.Cancel(queued)
 	p.Cancel(running) // its run sees its context cancelled
 	waitIdle(t, p, []types.NamespacedName{running, queued})

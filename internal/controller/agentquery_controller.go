@@ -50,14 +50,12 @@ func (r *AgentQueryReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if r.Agents == nil {
 		return ctrl.Result{}, r.wait(ctx, q)
 	}
-	switch {
-	case q.Status.Phase == agentsv1alpha1.QueryAwaitingApproval && !decided(q):
-		return ctrl.Result{}, nil
-	case q.Status.Phase == agentsv1alpha1.QueryRunning && r.Agents.Active(req.NamespacedName):
-		// The run's own status writes; nothing new for it.
+	if q.Status.Phase == agentsv1alpha1.QueryAwaitingApproval && !decided(q) {
 		return ctrl.Result{}, nil
 	}
-	r.Agents.Submit(req.NamespacedName)
+	// A query already queued or running is run again only for a newer generation: the
+	// run's own status writes are no news to it.
+	r.Agents.Submit(req.NamespacedName, q.Generation)
 	return ctrl.Result{}, nil
 }
 
