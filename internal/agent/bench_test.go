@@ -94,6 +94,9 @@ func benchmarkThroughput(b *testing.B, queries int) {
 		"--watch-namespace", ns.Name, "--agent-workers", strconv.Itoa(queries),
 		"--kube-api-qps", "2000", "--kube-api-burst", "4000",
 		"--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--zap-log-level", "error"}
+	// KUBEASK_BENCH_MANAGER_ARGS adds manager flags, for experiments
+	// (e.g. --status-update-interval=0).
+	args = append(args, strings.Fields(os.Getenv("KUBEASK_BENCH_MANAGER_ARGS"))...)
 	profileDir := os.Getenv("KUBEASK_BENCH_PROFILE")
 	pprofAddr := ""
 	if profileDir != "" {
