@@ -33,8 +33,9 @@ fmt: ## gofmt the tree.
 	gofmt -w $$(git ls-files '*.go')
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) ## Run golangci-lint with the linters listed in .golangci.yml.
+lint: $(GOLANGCI_LINT) ## Run golangci-lint with the linters listed in .golangci.yml, and check go.mod is tidy.
 	$(GOLANGCI_LINT) run ./...
+	go mod tidy -diff
 
 .PHONY: build
 build: ## Build kubeask-manager and kubectl-ask into bin/.
