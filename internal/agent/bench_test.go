@@ -362,6 +362,9 @@ func apiRequests(b *testing.B) map[string]float64 {
 		if sub := label(line, "subresource"); sub != "" {
 			key += "/" + sub
 		}
+		if code := label(line, "code"); !strings.HasPrefix(code, "2") {
+			key += " (" + code + ")"
+		}
 		out[key] += n
 	}
 	return out

@@ -33,14 +33,38 @@ type Pool struct {
 	queue   []types.NamespacedName
 	stopped bool
 	active  map[types.NamespacedName]*slot
+	// settled remembers, for a while, the queries whose last run ended with nothing left
+	// to do at their generation (answered, failed, waiting for approval). The
+	// reconciler's cache lags behind the run's own status writes; without this, each
+	// late event of a finished query would start a run only to read that it is done.
+	settled   map[types.NamespacedName]settledRun
+	sweptSize int
+}
+
+// settledRun is a query whose run ended at generation with nothing left to do.
+type settledRun struct {
+	uid        types.UID
+	generation int64
+	at         time.Time
+}
+
+// settledFor is how long a settled run is remembered: far longer than the cache lags.
+const settledFor = 5 * time.Minute
+
+// Query names one generation of a query, as the reconciler saw it.
+type Query struct {
+	Key        types.NamespacedName
+	UID        types.UID
+	Generation int64
 }
 
 type slot struct {
 	cancel context.CancelFunc // set while running
-	// generation is the newest query generation submitted. A submit with a newer one
-	// while the query runs (an approval is a spec change) runs it once more after;
-	// a submit of a generation already seen (its own status writes, a lagging cache)
-	// does nothing.
+	// uid and generation are the newest query generation submitted. A submit with a
+	// newer one while the query runs (an approval is a spec change) runs it once more
+	// after; a submit of a generation already seen (its own status writes, a lagging
+	// cache) does nothing.
+	uid        types.UID
 	generation int64
 	again      bool // run once more after the current run
 	gone       bool // cancelled while queued: skip
@@ -55,35 +79,57 @@ func NewPool(runner Runner, workers int) *Pool {
 		runner: runner, workers: workers,
 		retryAfter: 5 * time.Second,
 		active:     map[types.NamespacedName]*slot{},
+		settled:    map[types.NamespacedName]settledRun{},
 	}
 	p.ready = sync.NewCond(&p.mu)
 	return p
 }
 
-// Submit queues key, at generation (the query's metadata.generation), unless it is
-// already queued. If it is running and generation is newer than what it was submitted
-// with, it runs once more after the current run, so that a change seen meanwhile (an
-// approval) is not lost.
-func (p *Pool) Submit(key types.NamespacedName, generation int64) {
+// Submit queues q unless it is already queued, or its last run ended at this generation
+// with nothing left to do. If it is running and q's generation is newer than what it
+// was submitted with, it runs once more after the current run, so that a change seen
+// meanwhile (an approval) is not lost.
+func (p *Pool) Submit(q Query) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if s, ok := p.active[key]; ok {
-		if s.cancel != nil && generation > s.generation {
+	if s, ok := p.active[q.Key]; ok {
+		if s.cancel != nil && (q.UID != s.uid || q.Generation > s.generation) {
 			s.again = true
 		}
-		s.generation = max(s.generation, generation)
+		if q.UID != s.uid || q.Generation > s.generation {
+			s.uid, s.generation = q.UID, q.Generation
+		}
 		s.gone = false
 		return
 	}
-	p.queue = append(p.queue, key)
-	p.active[key] = &slot{generation: generation}
+	if done, ok := p.settled[q.Key]; ok && done.uid == q.UID && q.Generation <= done.generation && time.Since(done.at) < settledFor {
+		return
+	}
+	p.queue = append(p.queue, q.Key)
+	p.active[q.Key] = &slot{uid: q.UID, generation: q.Generation}
 	p.ready.Signal()
+}
+
+// settle records that key's run ended with nothing left to do at s's generation, and
+// forgets old records. Callers hold mu.
+func (p *Pool) settle(key types.NamespacedName, s *slot) {
+	p.settled[key] = settledRun{uid: s.uid, generation: s.generation, at: time.Now()}
+	if len(p.settled) < 2*p.sweptSize+1024 {
+		return
+	}
+	for k, r := range p.settled {
+		if time.Since(r.at) >= settledFor {
+			delete(p.settled, k)
+		}
+	}
+	p.sweptSize = len(p.settled)
 }
 
 // Cancel stops key's run (the query was deleted).
 func (p *Pool) Cancel(key types.NamespacedName) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	delete(p.settled, key)
 	if s, ok := p.active[key]; ok {
 		s.again = false
 		if s.cancel != nil {
@@ -163,17 +209,20 @@ func (p *Pool) runOne(ctx context.Context, key types.NamespacedName) {
 	}
 
 	p.mu.Lock()
-	again, generation := s.again, s.generation
+	again, q := s.again, Query{Key: key, UID: s.uid, Generation: s.generation}
 	delete(p.active, key)
+	if err == nil && !again && runCtx.Err() == nil {
+		p.settle(key, s)
+	}
 	p.mu.Unlock()
 	switch {
 	case ctx.Err() != nil:
 	case again:
-		p.Submit(key, generation)
+		p.Submit(q)
 	case err != nil && runCtx.Err() == nil:
 		time.AfterFunc(retryAfter, func() {
 			if ctx.Err() == nil {
-				p.Submit(key, generation)
+				p.Submit(q)
 			}
 		})
 	}

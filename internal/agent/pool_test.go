@@ -90,7 +90,7 @@ func TestPoolRunsABurstOnceEachWithinItsWorkers(t *testing.T) {
 	for i := range 5000 { // far more than any fixed queue would hold at once
 		k := types.NamespacedName{Namespace: "ns", Name: fmt.Sprintf("q%d", i)}
 		keys = append(keys, k)
-		p.Submit(k, 1)
+		p.Submit(Query{Key: k, Generation: 1})
 	}
 	waitIdle(t, p, keys)
 	for _, k := range keys {
@@ -107,14 +107,14 @@ func TestPoolRunsAgainWhenSubmittedWhileRunning(t *testing.T) {
 	r := &recordingRunner{runs: map[types.NamespacedName]int{}, block: make(chan struct{}), started: make(chan types.NamespacedName, 10)}
 	p := startPool(t, r, 1)
 	k := types.NamespacedName{Namespace: "ns", Name: "approved"}
-	p.Submit(k, 1)
+	p.Submit(Query{Key: k, Generation: 1})
 	<-r.started
-	p.Submit(k, 1) // its own status writes, seen while it runs: no news
-	p.Submit(k, 2) // an approval (a spec change) seen while it runs
-	p.Submit(k, 2)
+	p.Submit(Query{Key: k, Generation: 1}) // its own status writes, seen while it runs: no news
+	p.Submit(Query{Key: k, Generation: 2}) // an approval (a spec change) seen while it runs
+	p.Submit(Query{Key: k, Generation: 2})
 	other := types.NamespacedName{Namespace: "ns", Name: "queued-twice"}
-	p.Submit(other, 1)
-	p.Submit(other, 2) // already queued: a no-op; the queued run reads the newest spec
+	p.Submit(Query{Key: other, Generation: 1})
+	p.Submit(Query{Key: other, Generation: 2}) // already queued: a no-op; the queued run reads the newest spec
 	close(r.block)
 	waitIdle(t, p, []types.NamespacedName{k, other})
 	if n := r.count(k); n != 2 {
@@ -129,10 +129,10 @@ func TestPoolDoesNotRunAgainForTheSameGeneration(t *testing.T) {
 	r := &recordingRunner{runs: map[types.NamespacedName]int{}, block: make(chan struct{}), started: make(chan types.NamespacedName, 10)}
 	p := startPool(t, r, 1)
 	k := types.NamespacedName{Namespace: "ns", Name: "busy"}
-	p.Submit(k, 3)
+	p.Submit(Query{Key: k, Generation: 3})
 	<-r.started
 	for range 10 { // the run's own status writes, each reconciled
-		p.Submit(k, 3)
+		p.Submit(Query{Key: k, Generation: 3})
 	}
 	close(r.block)
 	waitIdle(t, p, []types.NamespacedName{k})
@@ -141,14 +141,43 @@ func TestPoolDoesNotRunAgainForTheSameGeneration(t *testing.T) {
 	}
 }
 
+func TestPoolRemembersASettledRunUntilANewerGeneration(t *testing.T) {
+	r := &recordingRunner{runs: map[types.NamespacedName]int{}}
+	p := startPool(t, r, 1)
+	k := types.NamespacedName{Namespace: "ns", Name: "answered"}
+	q := Query{Key: k, UID: "uid-1", Generation: 1}
+	p.Submit(q)
+	waitIdle(t, p, []types.NamespacedName{k})
+	for range 5 { // late events of its own status writes, through a lagging cache
+		p.Submit(q)
+	}
+	waitIdle(t, p, []types.NamespacedName{k})
+	if n := r.count(k); n != 1 {
+		t.Fatalf("ran %d times; a settled run must not run again for the same generation", n)
+	}
+	p.Submit(Query{Key: k, UID: "uid-1", Generation: 2}) // an approval
+	waitIdle(t, p, []types.NamespacedName{k})
+	p.Submit(Query{Key: k, UID: "uid-2", Generation: 1}) // deleted and created again
+	waitIdle(t, p, []types.NamespacedName{k})
+	if n := r.count(k); n != 3 {
+		t.Fatalf("ran %d times, want 3: a newer generation and a new query of the same name run", n)
+	}
+	p.Cancel(k) // deleted: forgotten
+	p.Submit(Query{Key: k, UID: "uid-2", Generation: 1})
+	waitIdle(t, p, []types.NamespacedName{k})
+	if n := r.count(k); n != 4 {
+		t.Errorf("ran %d times, want 4: a cancelled query is forgotten", n)
+	}
+}
+
 func TestPoolCancelStopsARunAndSkipsAQueuedKey(t *testing.T) {
 	r := &recordingRunner{runs: map[types.NamespacedName]int{}, block: make(chan struct{}), started: make(chan types.NamespacedName, 10)}
 	p := startPool(t, r, 1)
 	running := types.NamespacedName{Namespace: "ns", Name: "running"}
 	queued := types.NamespacedName{Namespace: "ns", Name: "queued"}
-	p.Submit(running, 1)
+	p.Submit(Query{Key: running, Generation: 1})
 	<-r.started
-	p.Submit(queued, 1) // waits: the only worker is busy
+	p.Submit(Query{Key: queued, Generation: 1}) // waits: the only worker is busy
 	p.Cancel(queued)
 	p.Cancel(running) // its run sees its context cancelled
 	waitIdle(t, p, []types.NamespacedName{running, queued})

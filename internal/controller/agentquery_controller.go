@@ -53,9 +53,9 @@ func (r *AgentQueryReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if q.Status.Phase == agentsv1alpha1.QueryAwaitingApproval && !decided(q) {
 		return ctrl.Result{}, nil
 	}
-	// A query already queued or running is run again only for a newer generation: the
-	// run's own status writes are no news to it.
-	r.Agents.Submit(req.NamespacedName, q.Generation)
+	// A query already queued or running, or whose last run ended at this generation, is
+	// run again only for a newer generation: the run's own status writes are no news.
+	r.Agents.Submit(agent.Query{Key: req.NamespacedName, UID: q.UID, Generation: q.Generation})
 	return ctrl.Result{}, nil
 }
 
