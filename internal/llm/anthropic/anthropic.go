@@ -48,8 +48,8 @@ type Client struct {
 	sdk       sdk.Client
 	model     string
 	maxTokens int
-	// tools keeps each declared tool's encoded form (see toolCache).
-	tools toolCache
+	// tools keeps each declared tool encoded once (see encodeTool).
+	tools llm.ToolCache[sdk.ToolUnionParam]
 }
 
 // New builds a Client. It makes no request.

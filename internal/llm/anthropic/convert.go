@@ -41,7 +41,7 @@ func (c *Client) params(req llm.Request) (sdk.MessageNewParams, error) {
 		}
 	}
 	for _, t := range req.Tools {
-		tool, err := c.tools.get(t)
+		tool, err := c.tools.Get(t, encodeTool)
 		if err != nil {
 			return p, badRequest(err)
 		}

@@ -2,9 +2,10 @@ package anthropic
 
 import (
 	"encoding/json"
-	"strconv"
 	"sync"
 	"testing"
+
+	sdk "github.com/anthropics/anthropic-sdk-go/v2"
 
 	"github.com/kubeask/kubeask/internal/llm"
 )
@@ -91,10 +92,10 @@ func TestToolDeclarationsAreEncodedOnceAndFollowChanges(t *testing.T) {
 	}
 }
 
-// TestToolCacheHitsAndBounds: a hit hands out the encoding made on the first call, a
-// bad schema is an error and not cached, and the cache starts over when full.
-func TestToolCacheHitsAndBounds(t *testing.T) {
-	var c toolCache
+// TestEncodedToolIsSharedRawJSON: through the client's cache, a hit hands out the
+// encoding made on the first call, as raw JSON, and a bad schema is an error.
+func TestEncodedToolIsSharedRawJSON(t *testing.T) {
+	var c llm.ToolCache[sdk.ToolUnionParam]
 	raw := func(p any) string {
 		t.Helper()
 		b, err := json.Marshal(p)
@@ -103,11 +104,11 @@ func TestToolCacheHitsAndBounds(t *testing.T) {
 		}
 		return string(b)
 	}
-	first, err := c.get(listPods)
+	first, err := c.Get(listPods, encodeTool)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, _ := c.get(listPods)
+	again, _ := c.Get(listPods, encodeTool)
 	o1, ok1 := first.Overrides()
 	o2, ok2 := again.Overrides()
 	r1, _ := o1.(json.RawMessage)
@@ -118,26 +119,13 @@ func TestToolCacheHitsAndBounds(t *testing.T) {
 	if first.OfTool != nil || raw(first) != string(r1) {
 		t.Errorf("cached tool is not the raw encoding: %s", raw(first))
 	}
-
 	bad := listPods
 	bad.Parameters = json.RawMessage(`["not", "an", "object"]`)
-	if _, err := c.get(bad); err == nil {
+	if _, err := c.Get(bad, encodeTool); err == nil {
 		t.Error("a schema that is not an object was accepted")
 	}
-	if again, _ := c.get(listPods); raw(again) != raw(first) {
+	if again, _ := c.Get(listPods, encodeTool); raw(again) != raw(first) {
 		t.Errorf("a failed conversion replaced the cached tool")
-	}
-
-	for i := range maxCachedTools {
-		tool := listPods
-		tool.Name = "tool_" + strconv.Itoa(i)
-		if _, err := c.get(tool); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// listPods and maxCachedTools more names: the cache was full once and started over.
-	if n := len(c.m); n == 0 || n >= maxCachedTools {
-		t.Errorf("%d cached tools after %d names, bound is %d", n, maxCachedTools+1, maxCachedTools)
 	}
 }
 

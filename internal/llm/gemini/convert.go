@@ -39,7 +39,7 @@ func (c *Client) convert(req llm.Request) ([]*genai.Content, *genai.GenerateCont
 	if len(req.Tools) > 0 {
 		tool := &genai.Tool{}
 		for _, t := range req.Tools {
-			decl, err := c.decls.get(t)
+			decl, err := c.decls.Get(t, toDeclaration)
 			if err != nil {
 				return nil, nil, badRequest(err)
 			}
@@ -71,7 +71,10 @@ func badRequest(err error) *llm.Error {
 	return &llm.Error{Kind: llm.KindBadRequest, Provider: Provider, Message: err.Error(), Err: err}
 }
 
-// toDeclaration builds the declaration of t; declCache.get keeps it for later calls.
+// toDeclaration builds the declaration of t, once per tool (the client's llm.ToolCache
+// keeps it). genai cannot send pre-encoded JSON: it encodes the whole request, decodes
+// it into maps for its converters and encodes those; a schema kept as json.RawMessage
+// is copied by that first encoding instead of walked as a map.
 func toDeclaration(t llm.Tool) (*genai.FunctionDeclaration, error) {
 	decl := &genai.FunctionDeclaration{Name: t.Name, Description: t.Description}
 	if len(t.Parameters) > 0 {

@@ -49,8 +49,9 @@ type Client struct {
 	sdk       *genai.Client
 	model     string
 	maxTokens int
-	// decls keeps each declared tool's function declaration (see declCache).
-	decls declCache
+	// decls keeps each declared tool's function declaration, built once by
+	// toDeclaration. genai only reads declarations, so concurrent requests share them.
+	decls llm.ToolCache[*genai.FunctionDeclaration]
 }
 
 // New builds a Client. It makes no request.

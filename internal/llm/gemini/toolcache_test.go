@@ -2,9 +2,10 @@ package gemini
 
 import (
 	"encoding/json"
-	"strconv"
 	"sync"
 	"testing"
+
+	"google.golang.org/genai"
 
 	"github.com/kubeask/kubeask/internal/llm"
 )
@@ -74,15 +75,16 @@ func TestToolDeclarationsAreEncodedOnceAndFollowChanges(t *testing.T) {
 	}
 }
 
-// TestDeclCacheHitsAndBounds: a hit hands out the declaration built on the first
-// call, a bad schema is an error and not cached, and the cache starts over when full.
-func TestDeclCacheHitsAndBounds(t *testing.T) {
-	var c declCache
-	first, err := c.get(listPods)
+// TestDeclarationIsSharedAndOwnsItsSchema: through the client's cache, a hit hands out
+// the declaration built on the first call, its schema a copy of the tool's JSON; a
+// changed description gets a new one; a bad schema is an error.
+func TestDeclarationIsSharedAndOwnsItsSchema(t *testing.T) {
+	var c llm.ToolCache[*genai.FunctionDeclaration]
+	first, err := c.Get(listPods, toDeclaration)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := c.get(listPods); again != first {
+	if again, _ := c.Get(listPods, toDeclaration); again != first {
 		t.Error("second get did not return the cached declaration")
 	}
 	if raw, ok := first.ParametersJsonSchema.(json.RawMessage); !ok || string(raw) != string(listPods.Parameters) ||
@@ -91,30 +93,14 @@ func TestDeclCacheHitsAndBounds(t *testing.T) {
 	}
 	redescribed := listPods
 	redescribed.Description = "Something else."
-	if d, _ := c.get(redescribed); d == first || d.Description != redescribed.Description {
+	if d, _ := c.Get(redescribed, toDeclaration); d == first || d.Description != redescribed.Description {
 		t.Errorf("a changed description got declaration %+v", d)
 	}
-
 	bad := listPods
 	bad.Name = "bad"
 	bad.Parameters = json.RawMessage(`["not", "an", "object"]`)
-	if _, err := c.get(bad); err == nil {
+	if _, err := c.Get(bad, toDeclaration); err == nil {
 		t.Error("a schema that is not an object was accepted")
-	}
-	if _, ok := c.m["bad"]; ok {
-		t.Error("a failed conversion was cached")
-	}
-
-	for i := range maxCachedDecls {
-		tool := listPods
-		tool.Name = "tool_" + strconv.Itoa(i)
-		if _, err := c.get(tool); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// list_pods and maxCachedDecls more names: the cache was full once and started over.
-	if n := len(c.m); n == 0 || n >= maxCachedDecls {
-		t.Errorf("%d cached declarations after %d names, bound is %d", n, maxCachedDecls+1, maxCachedDecls)
 	}
 }
 

@@ -25,7 +25,7 @@ func (c *Client) params(req llm.Request) (sdk.ChatCompletionNewParams, error) {
 		p.Messages = append(p.Messages, msgs...)
 	}
 	for _, t := range req.Tools {
-		tool, err := c.tools.get(t)
+		tool, err := c.tools.Get(t, encodeTool)
 		if err != nil {
 			return p, badRequest(err)
 		}

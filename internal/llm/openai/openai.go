@@ -48,8 +48,8 @@ type Client struct {
 	// legacyMaxTokens sends max_tokens rather than max_completion_tokens: OpenAI's own
 	// reasoning models reject the former, while many compatible servers know only it.
 	legacyMaxTokens bool
-	// tools keeps each declared tool's encoded form (see toolCache).
-	tools toolCache
+	// tools keeps each declared tool encoded once (see encodeTool).
+	tools llm.ToolCache[sdk.ChatCompletionToolUnionParam]
 }
 
 // New builds a Client. It makes no request.
