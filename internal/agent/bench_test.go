@@ -20,7 +20,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -250,24 +249,8 @@ func apiFloor(b *testing.B, n int) time.Duration {
 	(&rbacBinding{ns: ns.Name}).ensureB(b)
 	cfg := rest.CopyConfig(operatorCfg)
 	cfg.QPS, cfg.Burst = 2000, 4000 // as the benchmarked manager
-	operator, err := cluster.Client(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ids, err := identity.NewFactory(cfg, identity.Policy{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	mapper := tools.NewMapper(dc)
-	reg, err := tools.NewRegistry(tools.Builtin()...)
-	if err != nil {
-		b.Fatal(err)
-	}
-	list, _ := reg.Get("resources_list")
+	operator := newOperatorFor(b, cfg)
+	list, _ := operator.Tools.Get("resources_list")
 	args := []byte(`{"resource":"configmaps","namespace":"` + ns.Name + `"}`)
 
 	start := time.Now()
@@ -286,14 +269,14 @@ func apiFloor(b *testing.B, n int) time.Duration {
 				if err != nil {
 					return err
 				}
-				return operator.Status().Patch(ctx, q.DeepCopy(), client.RawPatch(types.MergePatchType, body))
+				return operator.Client.Status().Patch(ctx, q.DeepCopy(), client.RawPatch(types.MergePatchType, body))
 			}
 			st := agentsv1alpha1.AgentQueryStatus{Phase: agentsv1alpha1.QueryRunning, StartTime: &metav1.Time{Time: time.Now()}}
 			if err := patch(st); err != nil {
 				errs <- err
 				return
 			}
-			env, err := tools.NewEnv(ids, identity.FromRequester(q.Spec.Requester), mapper, tools.OutputPolicy{})
+			env, err := tools.NewEnv(operator.Identity, identity.FromRequester(q.Spec.Requester), operator.Mapper, tools.OutputPolicy{})
 			if err != nil {
 				errs <- err
 				return

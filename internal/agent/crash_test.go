@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
@@ -27,15 +28,21 @@ const crashNamespace = "crash"
 // newOperator builds an agent as the manager does, with its own clients.
 func newOperator(t *testing.T) *agent.Agent {
 	t.Helper()
-	c, err := cluster.Client(operatorCfg)
+	return newOperatorFor(t, operatorCfg)
+}
+
+// newOperatorFor builds an agent whose clients use cfg.
+func newOperatorFor(t testing.TB, cfg *rest.Config) *agent.Agent {
+	t.Helper()
+	c, err := cluster.Client(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids, err := identity.NewFactory(operatorCfg, identity.Policy{})
+	ids, err := identity.NewFactory(cfg, identity.Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dc, err := discovery.NewDiscoveryClientForConfig(operatorCfg)
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
