@@ -93,11 +93,9 @@ func (p *Pool) Submit(q Query) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if s, ok := p.active[q.Key]; ok {
-		if s.cancel != nil && (q.UID != s.uid || q.Generation > s.generation) {
-			s.again = true
-		}
 		if q.UID != s.uid || q.Generation > s.generation {
 			s.uid, s.generation = q.UID, q.Generation
+			s.again = s.cancel != nil // running: once more after; queued: the run reads it
 		}
 		s.gone = false
 		return
