@@ -33,7 +33,6 @@ import (
 	"github.com/kubeask/kubeask/internal/llm/catalog"
 	"github.com/kubeask/kubeask/internal/llm/llmtest"
 	"github.com/kubeask/kubeask/internal/manager"
-	"github.com/kubeask/kubeask/internal/manifest"
 	kmcp "github.com/kubeask/kubeask/internal/mcp"
 	"github.com/kubeask/kubeask/internal/testcluster"
 	"github.com/kubeask/kubeask/internal/tools"
@@ -41,10 +40,11 @@ import (
 
 // The fixture: a real API server with RBAC and static bearer tokens. alice (group dev)
 // may work in team-a only, bob (group ops) in team-b only, nobody has no RBAC at all.
-// The operator is the user kubeask-operator with the manager role, impersonation and
-// TokenReview rights. A whole manager runs in-process with the MCP endpoint enabled
-// (tokenreview mode) and a fake model; tests that need other settings build their own
-// endpoint on the same cluster.
+// The operator is testcluster.OperatorUser as OperatorConfig makes it (the generated
+// manager role, impersonation, leases), with the TokenReview rights GrantTokenReview
+// adds and, on top, cluster-admin, so that a leak through it would show. A whole
+// manager runs in-process with the MCP endpoint enabled (tokenreview mode) and a fake
+// model; tests that need other settings build their own endpoint on the same cluster.
 //
 // The fixture starts on first use, so that the fuzz target, which needs no cluster,
 // does not start one.
@@ -215,49 +215,33 @@ func (f *fixture) setupRBAC(ctx context.Context) error {
 	if f.admin, err = f.cluster.Client(f.cluster.Admin); err != nil {
 		return err
 	}
-	role, err := os.ReadFile(filepath.Join(f.cluster.Root, "config", "rbac", "role.yaml"))
-	if err != nil {
+	if f.operatorCfg, err = f.cluster.OperatorConfig(ctx); err != nil {
 		return err
 	}
-	roleObjs, err := manifest.Decode(role)
-	if err != nil {
+	if err := f.cluster.GrantTokenReview(ctx); err != nil {
 		return err
 	}
-	if err := manifest.Apply(ctx, f.admin, "test", roleObjs); err != nil {
-		return err
-	}
-	rb := func(name, ns, kind, roleName, subjectKind, subject string) *rbacv1.RoleBinding {
+	rb := func(ns, group string) *rbacv1.RoleBinding {
 		return &rbacv1.RoleBinding{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: kind, Name: roleName},
-			Subjects:   []rbacv1.Subject{{Kind: subjectKind, APIGroup: rbacv1.GroupName, Name: subject}},
+			ObjectMeta: metav1.ObjectMeta{Name: "team-member", Namespace: ns},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "team-member"},
+			Subjects:   []rbacv1.Subject{{Kind: "Group", APIGroup: rbacv1.GroupName, Name: group}},
 		}
-	}
-	crb := func(name, roleName, subject string) *rbacv1.ClusterRoleBinding {
-		return &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
-			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: roleName},
-			Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: rbacv1.GroupName, Name: subject}}}
 	}
 	objs := []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}},
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-b"}},
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kubeask-system"}},
 		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "team-member"}, Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{"", "apps"}, Resources: []string{"*"}, Verbs: []string{"*"}},
 			{APIGroups: []string{"agents.kubeask.dev"}, Resources: []string{"agentqueries", "agentsessions"}, Verbs: []string{"*"}},
 		}},
-		rb("team-member", "team-a", "ClusterRole", "team-member", "Group", "dev"),
-		rb("team-member", "team-b", "ClusterRole", "team-member", "Group", "ops"),
-		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "kubeask-mcp-operator"}, Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{""}, Resources: []string{"users", "groups", "serviceaccounts"}, Verbs: []string{"impersonate"}},
-			{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"uids"}, Verbs: []string{"impersonate"}},
-			{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
-		}},
-		crb("kubeask-operator", "kubeask-manager", "kubeask-operator"),
-		crb("kubeask-mcp-operator", "kubeask-mcp-operator", "kubeask-operator"),
+		rb("team-a", "dev"),
+		rb("team-b", "ops"),
 		// The operator may read every pod and secret: a caller must never see them
 		// through it.
-		crb("kubeask-operator-view", "cluster-admin", "kubeask-operator"),
+		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "kubeask-operator-view"},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"},
+			Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: rbacv1.GroupName, Name: testcluster.OperatorUser}}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "team-a"}, StringData: map[string]string{"password": "hunter2-team-a-secret"}},
 		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "checkout-1", Namespace: "team-a"},
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "checkout:1"}}}},
@@ -269,11 +253,7 @@ func (f *fixture) setupRBAC(ctx context.Context) error {
 			return fmt.Errorf("creating %T %s: %w", o, o.GetName(), err)
 		}
 	}
-	if err := f.cluster.InstallAdmissionPolicies(ctx, "team-a"); err != nil {
-		return err
-	}
-	f.operatorCfg, err = f.cluster.UserConfig("kubeask-operator")
-	return err
+	return f.cluster.InstallAdmissionPolicies(ctx, "team-a")
 }
 
 func freePort() (int, error) {

@@ -32,7 +32,6 @@ import (
 
 	"github.com/kubeask/kubeask/internal/identity"
 	"github.com/kubeask/kubeask/internal/manager"
-	"github.com/kubeask/kubeask/internal/manifest"
 	kmcp "github.com/kubeask/kubeask/internal/mcp"
 	"github.com/kubeask/kubeask/internal/mcp/auth"
 	"github.com/kubeask/kubeask/internal/testcluster"
@@ -234,31 +233,24 @@ func tail(s string) string {
 	return s
 }
 
+// setup makes the operator (testcluster.OperatorConfig plus the TokenReview rights the
+// endpoint's tokenreview mode needs), lets group dev read pods in team-a and creates a
+// pod in team-a and one in team-b.
 func setup(ctx context.Context, cluster *testcluster.Cluster) (*rest.Config, error) {
+	operator, err := cluster.OperatorConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := cluster.GrantTokenReview(ctx); err != nil {
+		return nil, err
+	}
 	admin, err := cluster.Client(cluster.Admin)
 	if err != nil {
 		return nil, err
 	}
-	role, err := os.ReadFile(filepath.Join(cluster.Root, "config", "rbac", "role.yaml"))
-	if err != nil {
-		return nil, err
-	}
-	roleObjs, err := manifest.Decode(role)
-	if err != nil {
-		return nil, err
-	}
-	if err := manifest.Apply(ctx, admin, "test-clients", roleObjs); err != nil {
-		return nil, err
-	}
-	crb := func(name, role, user string) *rbacv1.ClusterRoleBinding {
-		return &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
-			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
-			Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: rbacv1.GroupName, Name: user}}}
-	}
 	objs := []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}},
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-b"}},
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kubeask-system"}},
 		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "dev-view", Namespace: "team-a"},
 			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "pod-reader"},
 			Subjects: []rbacv1.Subject{{Kind: "Group", APIGroup: rbacv1.GroupName, Name: "dev"}}},
@@ -267,13 +259,6 @@ func setup(ctx context.Context, cluster *testcluster.Cluster) (*rest.Config, err
 		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "pod-reader"}, Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{""}, Resources: []string{"pods", "events"}, Verbs: []string{"get", "list", "watch"}},
 		}},
-		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "kubeask-mcp"}, Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{""}, Resources: []string{"users", "groups", "serviceaccounts"}, Verbs: []string{"impersonate"}},
-			{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"uids"}, Verbs: []string{"impersonate"}},
-			{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
-		}},
-		crb("kubeask-manager", "kubeask-manager", "kubeask-operator"),
-		crb("kubeask-mcp", "kubeask-mcp", "kubeask-operator"),
 		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "checkout-1", Namespace: "team-a"},
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "checkout:1"}}}},
 		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "payments-1", Namespace: "team-b"},
@@ -284,7 +269,7 @@ func setup(ctx context.Context, cluster *testcluster.Cluster) (*rest.Config, err
 			return nil, fmt.Errorf("creating %T %s: %w", o, o.GetName(), err)
 		}
 	}
-	return cluster.UserConfig("kubeask-operator")
+	return operator, nil
 }
 
 // noneEndpoint serves --mcp-auth=none on a loopback port, acting as alice.
