@@ -41,8 +41,8 @@ import (
 // The fixture: a real API server with RBAC and static bearer tokens. alice (group dev)
 // may work in team-a only, bob (group ops) in team-b only, nobody has no RBAC at all.
 // The operator is testcluster.OperatorUser as OperatorConfig makes it (the generated
-// manager role, impersonation, leases), with the TokenReview rights GrantTokenReview
-// adds and, on top, cluster-admin, so that a leak through it would show. A whole
+// manager role, which includes TokenReview, impersonation, leases) and, on top,
+// cluster-admin, so that a leak through it would show. A whole
 // manager runs in-process with the MCP endpoint enabled (tokenreview mode) and a fake
 // model; tests that need other settings build their own endpoint on the same cluster.
 //
@@ -216,9 +216,6 @@ func (f *fixture) setupRBAC(ctx context.Context) error {
 		return err
 	}
 	if f.operatorCfg, err = f.cluster.OperatorConfig(ctx); err != nil {
-		return err
-	}
-	if err := f.cluster.GrantTokenReview(ctx); err != nil {
 		return err
 	}
 	rb := func(ns, group string) *rbacv1.RoleBinding {

@@ -62,29 +62,6 @@ func (c *Cluster) OperatorConfig(ctx context.Context) (*rest.Config, error) {
 	return c.UserConfig(OperatorUser)
 }
 
-// GrantTokenReview adds to what OperatorConfig gives OperatorUser: create on
-// tokenreviews, which the MCP endpoint's tokenreview authentication needs. The chart
-// grants this right in the manager's ClusterRole (charts/kubeask/templates/
-// clusterrole.yaml), next to subjectaccessreviews, whatever the MCP settings; the
-// generated role (config/rbac/role.yaml) has subjectaccessreviews but not tokenreviews,
-// as no kubebuilder RBAC marker declares it. OperatorConfig stays what that role gives,
-// so this is a separate ClusterRole, bound to OperatorUser. Calling it again is
-// harmless.
-func (c *Cluster) GrantTokenReview(ctx context.Context) error {
-	admin, err := c.Client(c.Admin)
-	if err != nil {
-		return err
-	}
-	return createAll(ctx, admin, []client.Object{
-		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "kubeask-tokenreviewer"}, Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
-		}},
-		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "kubeask-tokenreviewer"},
-			Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: rbacv1.GroupName, Name: OperatorUser}},
-			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "kubeask-tokenreviewer"}},
-	})
-}
-
 // createAll creates objs, leaving any that already exist as they are.
 func createAll(ctx context.Context, admin client.Client, objs []client.Object) error {
 	for _, o := range objs {

@@ -241,9 +241,6 @@ func setup(ctx context.Context, cluster *testcluster.Cluster) (*rest.Config, err
 	if err != nil {
 		return nil, err
 	}
-	if err := cluster.GrantTokenReview(ctx); err != nil {
-		return nil, err
-	}
 	admin, err := cluster.Client(cluster.Admin)
 	if err != nil {
 		return nil, err

@@ -12,6 +12,8 @@ import (
 	"github.com/kubeask/kubeask/internal/identity"
 )
 
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+
 // TokenReview validates tokens with the API server's TokenReview API (the operator
 // needs `create tokenreviews`, as in system:auth-delegator). The token is only sent to
 // the API server, in the review; afterwards the caller is impersonated.
