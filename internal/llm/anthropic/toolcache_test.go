@@ -8,6 +8,7 @@ import (
 	sdk "github.com/anthropics/anthropic-sdk-go/v2"
 
 	"github.com/kubeask/kubeask/internal/llm"
+	"github.com/kubeask/kubeask/internal/llm/llmtest"
 )
 
 // describePods has several schema keywords besides properties and required: the SDK
@@ -19,22 +20,6 @@ var describePods = llm.Tool{
 	Parameters: json.RawMessage(`{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"describe_pods",` +
 		`"type":"object","properties":{"namespace":{"type":"string"}},"required":["namespace"],` +
 		`"additionalProperties":false,"description":"Which pods to describe."}`),
-}
-
-// wireTools returns the tools array of each request as it was sent.
-func wireTools(t *testing.T, got []received) []string {
-	t.Helper()
-	tools := make([]string, len(got))
-	for i, r := range got {
-		var w struct {
-			Tools json.RawMessage `json:"tools"`
-		}
-		if err := json.Unmarshal(r.Body, &w); err != nil {
-			t.Fatal(err)
-		}
-		tools[i] = string(w.Tools)
-	}
-	return tools
 }
 
 // TestToolDeclarationsAreEncodedOnceAndFollowChanges: the cached encoding of a tool is
@@ -59,7 +44,7 @@ func TestToolDeclarationsAreEncodedOnceAndFollowChanges(t *testing.T) {
 	if len(got) != 4 {
 		t.Fatalf("%d requests, want 4", len(got))
 	}
-	tools := wireTools(t, got)
+	tools := llmtest.Fields(t, got, "tools")
 	if tools[0] != tools[1] {
 		t.Errorf("the same tools were sent differently:\n%s\n%s", tools[0], tools[1])
 	}
@@ -150,7 +135,7 @@ func TestToolDeclarationsConcurrentCalls(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	tools := wireTools(t, f.Requests())
+	tools := llmtest.Fields(t, f.Requests(), "tools")
 	for i, tl := range tools {
 		if tl != tools[0] {
 			t.Errorf("request %d sent the tools as\n%s\nrequest 0 as\n%s", i, tl, tools[0])

@@ -8,23 +8,8 @@ import (
 	"google.golang.org/genai"
 
 	"github.com/kubeask/kubeask/internal/llm"
+	"github.com/kubeask/kubeask/internal/llm/llmtest"
 )
-
-// wireTools returns the tools array of each request as it was sent.
-func wireTools(t *testing.T, got []received) []string {
-	t.Helper()
-	tools := make([]string, len(got))
-	for i, r := range got {
-		var w struct {
-			Tools json.RawMessage `json:"tools"`
-		}
-		if err := json.Unmarshal(r.Body, &w); err != nil {
-			t.Fatal(err)
-		}
-		tools[i] = string(w.Tools)
-	}
-	return tools
-}
 
 // TestToolDeclarationsAreEncodedOnceAndFollowChanges: the cached declaration of a tool
 // is what travels on every call, and a tool whose description or schema changes is
@@ -48,7 +33,7 @@ func TestToolDeclarationsAreEncodedOnceAndFollowChanges(t *testing.T) {
 	if len(got) != 4 {
 		t.Fatalf("%d requests, want 4", len(got))
 	}
-	tools := wireTools(t, got)
+	tools := llmtest.Fields(t, got, "tools")
 	if tools[0] != tools[1] {
 		t.Errorf("the same tool was sent differently:\n%s\n%s", tools[0], tools[1])
 	}
@@ -127,7 +112,7 @@ func TestToolDeclarationsConcurrentCalls(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	tools := wireTools(t, f.Requests())
+	tools := llmtest.Fields(t, f.Requests(), "tools")
 	for i, tl := range tools {
 		if tl != tools[0] {
 			t.Errorf("request %d sent the tools as\n%s\nrequest 0 as\n%s", i, tl, tools[0])

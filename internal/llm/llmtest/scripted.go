@@ -1,6 +1,7 @@
 package llmtest
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -27,6 +28,21 @@ type Recorded struct {
 	Method, Path string
 	Header       http.Header
 	Body         []byte
+}
+
+// Fields returns one top-level field of each request body, as it was sent (the tools
+// array, say), so tests can compare the bytes of successive requests.
+func Fields(t testing.TB, got []Recorded, name string) []string {
+	t.Helper()
+	out := make([]string, len(got))
+	for i, r := range got {
+		var body map[string]json.RawMessage
+		if err := json.Unmarshal(r.Body, &body); err != nil {
+			t.Fatalf("request %d body is not a JSON object: %v", i, err)
+		}
+		out[i] = string(body[name])
+	}
+	return out
 }
 
 // Canned is one scripted answer.

@@ -425,16 +425,7 @@ func TestToolDeclarationsAreEncodedOnceAndFollowChanges(t *testing.T) {
 	if len(got) != 3 {
 		t.Fatalf("%d requests, want 3", len(got))
 	}
-	tools := make([]string, 3)
-	for i, r := range got {
-		var w struct {
-			Tools json.RawMessage `json:"tools"`
-		}
-		if err := json.Unmarshal(r.Body, &w); err != nil {
-			t.Fatal(err)
-		}
-		tools[i] = string(w.Tools)
-	}
+	tools := llmtest.Fields(t, got, "tools")
 	if tools[0] != tools[1] {
 		t.Errorf("the same tool was sent differently:\n%s\n%s", tools[0], tools[1])
 	}
