@@ -138,14 +138,6 @@ func (p *Pool) Cancel(key types.NamespacedName) {
 	}
 }
 
-// Active reports whether key is queued or running.
-func (p *Pool) Active(key types.NamespacedName) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	_, ok := p.active[key]
-	return ok
-}
-
 // NeedLeaderElection is true: only the leader runs queries.
 func (p *Pool) NeedLeaderElection() bool { return true }
 

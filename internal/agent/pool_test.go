@@ -70,11 +70,19 @@ func startPool(t *testing.T, r Runner, workers int) *Pool {
 	return p
 }
 
+// active reports whether key is queued or running.
+func active(p *Pool, key types.NamespacedName) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.active[key]
+	return ok
+}
+
 func waitIdle(t *testing.T, p *Pool, keys []types.NamespacedName) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for _, k := range keys {
-		for p.Active(k) {
+		for active(p, k) {
 			if time.Now().After(deadline) {
 				t.Fatalf("%s still active", k)
 			}
