@@ -19,6 +19,7 @@ func AddToScheme(s *runtime.Scheme) error {
 	s.AddKnownTypes(GroupVersion,
 		&AgentSession{}, &AgentSessionList{},
 		&AgentQuery{}, &AgentQueryList{},
+		&AgentTrigger{}, &AgentTriggerList{},
 	)
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
