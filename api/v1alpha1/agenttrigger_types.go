@@ -349,6 +349,10 @@ type AgentTriggerStatus struct {
 	// concurrency policy.
 	// +optional
 	SuppressedByLimit int64 `json:"suppressedByLimit,omitempty"`
+	// suppressedNotReadable counts events that matched but that the requester may not
+	// read, so they never reach a prompt.
+	// +optional
+	SuppressedNotReadable int64 `json:"suppressedNotReadable,omitempty"`
 	// deliveries counts answers delivered to every notify target.
 	// +optional
 	Deliveries int64 `json:"deliveries,omitempty"`
@@ -381,6 +385,7 @@ type AgentTriggerStatus struct {
 // +kubebuilder:printcolumn:name="Last Fire",type=date,JSONPath=`.status.lastFireTime`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:selectablefield:JSONPath=`.spec.requester.username`
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 52",message="an AgentTrigger name may have at most 52 characters (its queries are named after it, as a CronJob's Jobs are)"
 type AgentTrigger struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

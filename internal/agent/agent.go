@@ -202,6 +202,12 @@ func (r *run) prepare(ctx context.Context) (stop bool, err error) {
 		return true, r.fail(ctx, ConditionAccepted, ReasonModeNotAllowed,
 			fmt.Sprintf("profile %q does not allow mode %s (it allows %v)", r.profile.Name, mode, r.profile.Modes))
 	}
+	// A trigger's queries run unattended: Auto needs the platform's explicit consent,
+	// checked here too and not only when the trigger fires.
+	if mode == agentsv1alpha1.ModeAuto && q.Labels[agentsv1alpha1.LabelTrigger] != "" && !r.Catalog.Triggers.AllowAutoMode {
+		return true, r.fail(ctx, ConditionAccepted, ReasonModeNotAllowed,
+			"the platform does not allow Auto mode for queries created by triggers (model catalog: triggers.allowAutoMode)")
+	}
 	r.mode = mode
 	r.env.Output.AllowSecretValues = r.profile.AllowSecretValues
 	r.tools = r.Tools

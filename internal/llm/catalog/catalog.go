@@ -29,6 +29,8 @@
 //	  - {name: sre, queriesPerHour: 200, tokensPerDay: 0}   # 0: unlimited
 //	  users:
 //	  - {name: ci-bot, queriesPerHour: 5}
+//	triggers:
+//	  allowAutoMode: false      # AgentTriggers may not create Auto queries
 package catalog
 
 import (
@@ -56,6 +58,16 @@ type Catalog struct {
 	Profiles []Profile `json:"profiles,omitempty"`
 	// Limits are per-requester usage limits.
 	Limits Limits `json:"limits,omitempty"`
+	// Triggers is the platform's policy for AgentTriggers.
+	Triggers TriggerPolicy `json:"triggers,omitempty"`
+}
+
+// TriggerPolicy is what the platform lets AgentTriggers do.
+type TriggerPolicy struct {
+	// AllowAutoMode lets triggers create queries in Auto mode, whose changes run
+	// unattended as the trigger's author. Off by default: a trigger's queries then run
+	// ReadOnly or Propose (changes wait for the author's approval).
+	AllowAutoMode bool `json:"allowAutoMode,omitempty"`
 }
 
 // Provider names an llm sub-package.
