@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	// AgentTrigger schedules name IANA time zones; the image has no zoneinfo files.
+	_ "time/tzdata"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"

@@ -25,4 +25,5 @@ func TestPolicyPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	runScenarios(t, u)
+	runTriggerScenarios(t, u)
 }

@@ -38,7 +38,7 @@ func setupUsers(t *testing.T, c *testcluster.Cluster) users {
 		&rbacv1.Role{
 			ObjectMeta: metav1.ObjectMeta{Name: "query-writer", Namespace: "team-a"},
 			Rules: []rbacv1.PolicyRule{
-				{APIGroups: []string{"agents.kubeask.dev"}, Resources: []string{"agentqueries"}, Verbs: []string{"get", "list", "create", "update", "patch"}},
+				{APIGroups: []string{"agents.kubeask.dev"}, Resources: []string{"agentqueries", "agenttriggers"}, Verbs: []string{"get", "list", "create", "update", "patch"}},
 				{APIGroups: []string{"agents.kubeask.dev"}, Resources: []string{"agentsessions"}, Verbs: []string{"create", "update", "patch"}},
 				{APIGroups: []string{"agents.kubeask.dev"}, Resources: []string{"agentsessions"}, Verbs: []string{"get"}, ResourceNames: []string{"shared"}},
 			},

@@ -53,6 +53,7 @@ func TestWebhookPath(t *testing.T) {
 	})
 
 	runScenarios(t, u)
+	runTriggerScenarios(t, u)
 
 	t.Run("the CA bundle was injected", func(t *testing.T) {
 		m := get(t, u.admin, &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "kubeask"}})
@@ -72,7 +73,7 @@ func webhookConfigurations(base string) []client.Object {
 		Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
 		Rule: admissionregistrationv1.Rule{
 			APIGroups: []string{"agents.kubeask.dev"}, APIVersions: []string{"*"},
-			Resources: []string{"agentqueries", "agentsessions"},
+			Resources: []string{"agentqueries", "agentsessions", "agenttriggers"},
 		},
 	}}
 	mutate := base + admissionwebhook.MutatePath

@@ -74,6 +74,10 @@ type Options struct {
 	KubectlPath string
 	// MCP configures the MCP endpoint (--mcp-* flags); disabled by default.
 	MCP mcpserver.Options
+	// AlertsAddr serves the Alertmanager receiver of AgentTriggers; "" or "0" disables it.
+	AlertsAddr string
+	// Now is the clock of the trigger controllers; nil is time.Now. Tests move it.
+	Now func() time.Time
 }
 
 // NewOptions returns the defaults.
@@ -128,6 +132,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Requests per second to the API server, per client.")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Burst of requests to the API server, per client.")
 	fs.StringVar(&o.KubectlPath, "kubectl-path", o.KubectlPath, "kubectl binary for the kubectl tool; empty disables the tool.")
+	fs.StringVar(&o.AlertsAddr, "alerts-bind-address", o.AlertsAddr, "Address of the Alertmanager receiver of AgentTriggers (/alerts/<namespace>/<trigger>); empty or 0 disables it (the default).")
 	o.MCP.AddFlags(fs)
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -21,6 +22,7 @@ import (
 	admissionwebhook "github.com/kubeask/kubeask/internal/admission/webhook"
 	"github.com/kubeask/kubeask/internal/certs"
 	"github.com/kubeask/kubeask/internal/controller"
+	"github.com/kubeask/kubeask/internal/llm/catalog"
 )
 
 // NewScheme returns the scheme the manager uses: built-in types and the kubeask API.
@@ -70,6 +72,11 @@ func (o *Options) Run(ctx context.Context, cfg *rest.Config) error {
 		// The cache holds only what the controllers watch (kubeask's own kinds). Secrets
 		// and everything read on a user's behalf go straight to the API server.
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+		// Event triggers watch Warning events only: the operator's view of events stays
+		// a fraction of the cluster's.
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&corev1.Event{}: {Field: fields.OneTermEqualSelector("type", corev1.EventTypeWarning)},
+		}},
 	}
 	if o.SeveralPerProcess {
 		mgrOpts.Controller.SkipNameValidation = &o.SeveralPerProcess
@@ -117,7 +124,7 @@ func (o *Options) Run(ctx context.Context, cfg *rest.Config) error {
 		}
 	}
 
-	_, pool, err := o.newAgent(mgr, cfg)
+	a, pool, err := o.newAgent(mgr, cfg)
 	if err != nil {
 		return err
 	}
@@ -129,6 +136,13 @@ func (o *Options) Run(ctx context.Context, cfg *rest.Config) error {
 	}
 	if err := (&controller.AgentSessionReconciler{Client: mgr.GetClient()}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the AgentSession controller: %w", err)
+	}
+	var cat *catalog.Catalog
+	if a != nil {
+		cat = a.Catalog
+	}
+	if err := o.addTriggers(mgr, cfg, cat); err != nil {
+		return err
 	}
 	if err := o.addMCP(ctx, mgr, cfg); err != nil {
 		return err

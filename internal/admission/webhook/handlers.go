@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
+	"github.com/kubeask/kubeask/internal/trigger/validation"
 )
 
 // Paths the handlers are served at; the webhook configurations point here.
@@ -109,6 +110,26 @@ func (v Validator) Handle(ctx context.Context, req admission.Request) admission.
 		}
 		if msg := checkRequesterUnchanged(oldS.Spec.Requester, newS.Spec.Requester); msg != "" {
 			return admission.Denied(msg)
+		}
+	case "AgentTrigger":
+		var newT, oldT agentsv1alpha1.AgentTrigger
+		if err := decode(req, &newT, &oldT); err != nil {
+			return admission.Errored(http.StatusBadRequest, err)
+		}
+		if req.Operation == admissionv1.Create {
+			if msg := checkStamped(newT.Spec.Requester, req.UserInfo); msg != "" {
+				return admission.Denied(msg)
+			}
+		} else {
+			if msg := checkRequesterUnchanged(oldT.Spec.Requester, newT.Spec.Requester); msg != "" {
+				return admission.Denied(msg)
+			}
+			if msg := checkTriggerUpdate(&oldT, &newT, req.UserInfo); msg != "" {
+				return admission.Denied(msg)
+			}
+		}
+		if errs := validation.Validate(&newT.Spec); len(errs) > 0 {
+			return admission.Denied(errs.ToAggregate().Error())
 		}
 	default:
 		return admission.Denied(fmt.Sprintf("unexpected kind %q", req.Kind.Kind))

@@ -77,3 +77,22 @@ func checkQueryUpdate(oldQ, newQ *agentsv1alpha1.AgentQuery, u authenticationv1.
 func sessionDeniedMessage(u authenticationv1.UserInfo, session, namespace string) string {
 	return fmt.Sprintf("%s may not get AgentSession %s in namespace %s, so cannot add a query to it", u.Username, session, namespace)
 }
+
+// checkTriggerUpdate applies the AgentTrigger update rule: a trigger acts as its
+// requester, so only they may change what it does; others may only suspend or resume it.
+func checkTriggerUpdate(oldT, newT *agentsv1alpha1.AgentTrigger, u authenticationv1.UserInfo) string {
+	if isRequester(oldT.Spec.Requester, u) {
+		return ""
+	}
+	oldSpec, newSpec := oldT.Spec.DeepCopy(), newT.Spec.DeepCopy()
+	oldSpec.Suspend, newSpec.Suspend = false, false
+	oldSpec.Requester, newSpec.Requester = nil, nil
+	if equality.Semantic.DeepEqual(oldSpec, newSpec) {
+		return ""
+	}
+	owner := "unknown"
+	if oldT.Spec.Requester != nil {
+		owner = oldT.Spec.Requester.Username
+	}
+	return fmt.Sprintf("only the trigger's requester (%s) may change what it does, not %s; others may only suspend, resume or delete it", owner, u.Username)
+}
