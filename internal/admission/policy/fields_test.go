@@ -17,14 +17,24 @@ func TestTheTriggerRuleCoversEverySpecField(t *testing.T) {
 		t.Fatal(err)
 	}
 	rule := string(files["agenttrigger-rules.yaml"])
-	typ := reflect.TypeFor[agentsv1alpha1.AgentTriggerSpec]()
-	for i := range typ.NumField() {
-		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
-		if name == "suspend" || name == "requester" { // anyone may suspend; requester has its own rule
-			continue
-		}
-		if !strings.Contains(rule, "object.spec.?"+name+" ==") && !strings.Contains(rule, "object.spec."+name+" ==") {
-			t.Errorf("kubeask-agenttrigger-rules does not compare spec.%s", name)
+	for path, typ := range map[string]reflect.Type{
+		"spec":        reflect.TypeFor[agentsv1alpha1.AgentTriggerSpec](),
+		"spec.events": reflect.TypeFor[agentsv1alpha1.EventSource](),
+		"spec.query":  reflect.TypeFor[agentsv1alpha1.QueryTemplate](),
+	} {
+		for i := range typ.NumField() {
+			name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+			switch {
+			case path == "spec" && (name == "suspend" || name == "requester"): // anyone may suspend; requester has its own rule
+				continue
+			case path == "spec" && (name == "events" || name == "query"): // compared field by field
+				continue
+			}
+			f := "object." + path
+			if !strings.Contains(rule, f+".?"+name+" ==") && !strings.Contains(rule, f+"."+name+" ==") &&
+				!strings.Contains(rule, "duration("+f+"."+name+") ==") {
+				t.Errorf("kubeask-agenttrigger-rules does not compare %s.%s", path, name)
+			}
 		}
 	}
 }
