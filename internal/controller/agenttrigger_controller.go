@@ -209,6 +209,8 @@ func (r *AgentTriggerReconciler) queries(ctx context.Context, t *agentsv1alpha1.
 func (r *AgentTriggerReconciler) collect(ctx context.Context, t *agentsv1alpha1.AgentTrigger, queries []agentsv1alpha1.AgentQuery) error {
 	var active []string
 	var succeeded, failed []*agentsv1alpha1.AgentQuery
+	retain := counted(t)
+	now := r.Firer.Now()
 	for i := range queries {
 		q := &queries[i]
 		switch {
@@ -216,6 +218,10 @@ func (r *AgentTriggerReconciler) collect(ctx context.Context, t *agentsv1alpha1.
 			active = append(active, q.Name)
 		case q.Annotations[agentsv1alpha1.AnnotationNotified] == "":
 			// not delivered yet: the query controller delivers it, then it may go
+		case now.Sub(q.CreationTimestamp.Time) < retain:
+			// it still counts for the cooldown or the hourly limit, also after a restart
+		case t.Spec.Alerts != nil && q.Annotations[agentsv1alpha1.AnnotationAlertResolved] == "":
+			// its alert group is still open: it keeps the group from firing again
 		case q.Status.Phase == agentsv1alpha1.QuerySucceeded:
 			succeeded = append(succeeded, q)
 		default:
@@ -238,6 +244,23 @@ func (r *AgentTriggerReconciler) collect(ctx context.Context, t *agentsv1alpha1.
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// counted is how long a trigger's queries count for its de-duplication and limits, so
+// the history limits never delete them sooner: the queries are what a restarted
+// operator counts.
+func counted(t *agentsv1alpha1.AgentTrigger) time.Duration {
+	switch {
+	case t.Spec.Events != nil:
+		d := time.Hour
+		if c := t.Spec.Events.Cooldown; c != nil && c.Duration > d {
+			d = c.Duration
+		}
+		return d
+	case t.Spec.Alerts != nil:
+		return time.Hour
+	}
+	return 0
 }
 
 // beyond returns the oldest queries past the limit (def when unset).

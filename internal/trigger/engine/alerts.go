@@ -125,6 +125,7 @@ func (a *Alerts) resolve(ctx context.Context, t *agentsv1alpha1.AgentTrigger, ke
 	}); err != nil {
 		return err
 	}
+	a.Firer.MarkResolved(t, key)
 	now := a.Firer.Now()
 	var closed []string
 	for i := range list.Items {

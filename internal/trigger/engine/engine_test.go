@@ -198,6 +198,8 @@ func TestCooldownAndRateLimitHoldUnderAStormOfEvents(t *testing.T) {
 		tr.Spec.Events.Reasons = []string{"FailedMount"}
 		tr.Spec.Events.MaxQueriesPerHour = 3
 		tr.Spec.Events.Cooldown = &metav1.Duration{Duration: 30 * time.Minute}
+		// Queries deleted by the history limit still count for the limits.
+		tr.Spec.SuccessfulQueriesHistoryLimit = new(int32(0))
 	})
 	create(t, users["alice"], tr)
 	waitReady(t, tr, metav1.ConditionTrue)
@@ -225,7 +227,10 @@ func TestCooldownAndRateLimitHoldUnderAStormOfEvents(t *testing.T) {
 	})
 	time.Sleep(2 * time.Second)
 	if n := len(queriesOf(t, tr)); n != 3 {
-		t.Fatalf("%d queries after the storm, want 3 (one per pod within the cooldown, 3 per hour)", n)
+		t.Fatalf("%d queries after the storm, want 3 (one per pod within the cooldown, 3 per hour, kept while they count)", n)
+	}
+	if st := getTrigger(t, tr).Status; st.Fired != 3 {
+		t.Fatalf("fired = %d after the storm, want 3", st.Fired)
 	}
 	// An hour later the limit has room again; the cooldown of storm-0 has passed too.
 	clock.Advance(61 * time.Minute)

@@ -110,8 +110,9 @@ type state struct {
 }
 
 type createdQuery struct {
-	key string
-	at  time.Time
+	key      string
+	at       time.Time
+	resolved bool
 }
 
 // Stats are counts not yet added to a trigger's status.
@@ -297,37 +298,52 @@ type known struct {
 }
 
 // queries returns the trigger's queries: those in the operator's cache, and those this
-// replica created that the cache does not show yet. The cache alone would let a storm
-// of events through in the moment before it sees the first query.
+// replica created in the last two hours that the cache does not show (yet, or any more:
+// the cache alone would let a storm through in the moment before it sees the first
+// query, and history limits may delete a query that still counts).
 func (f *Firer) queries(ctx context.Context, t *agentsv1alpha1.AgentTrigger, st *state) ([]known, error) {
 	var list agentsv1alpha1.AgentQueryList
 	if err := f.Client.List(ctx, &list, client.InNamespace(t.Namespace), client.MatchingLabels{agentsv1alpha1.LabelTrigger: t.Name}); err != nil {
 		return nil, fmt.Errorf("listing the queries of trigger %s/%s: %w", t.Namespace, t.Name, err)
 	}
 	out := make([]known, 0, len(list.Items)+len(st.created))
-	seen := map[string]bool{}
+	seen := map[string]int{}
 	for i := range list.Items {
 		q := &list.Items[i]
 		if !ownedBy(q, t) {
 			continue
 		}
-		seen[q.Name] = true
+		seen[q.Name] = len(out)
 		out = append(out, known{key: q.Labels[agentsv1alpha1.LabelTriggerKey], at: q.CreationTimestamp.Time, resolved: q.Annotations[agentsv1alpha1.AnnotationAlertResolved] != ""})
 	}
 	horizon := f.Now().Add(-2 * time.Hour)
 	for name, c := range st.created {
-		if seen[name] {
-			// The cache has it now; memory is needed no longer.
-			delete(st.created, name)
-			continue
+		i, inCache := seen[name]
+		switch {
+		case c.at.Before(horizon):
+			delete(st.created, name) // long enough ago not to count
+		case inCache:
+			// The cache may not show the resolution this replica just wrote.
+			out[i].resolved = out[i].resolved || c.resolved
+		default:
+			out = append(out, known{key: KeyHash(c.key), at: c.at, resolved: c.resolved})
 		}
-		if c.at.Before(horizon) {
-			delete(st.created, name) // deleted since, or long enough ago not to matter
-			continue
-		}
-		out = append(out, known{key: KeyHash(c.key), at: c.at})
 	}
 	return out, nil
+}
+
+// MarkResolved records that this replica's query for key was resolved, so that a
+// query deleted since does not keep its group closed.
+func (f *Firer) MarkResolved(t *agentsv1alpha1.AgentTrigger, key string) {
+	st := f.state(t.UID)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for name, c := range st.created {
+		if c.key == key {
+			c.resolved = true
+			st.created[name] = c
+		}
+	}
 }
 
 // suppressed says why fr must not fire, or "".

@@ -46,6 +46,9 @@ var (
 	alertsURL  string
 	sink       = newSink()
 	modelCalls atomic.Int64
+	// operatorRequests counts the operator's requests to the API server (its own and
+	// those it makes as requesters).
+	operatorRequests atomic.Int64
 )
 
 const denied = "mallory"
@@ -187,8 +190,22 @@ func setup(ctx context.Context, receiverURL string) (*rest.Config, error) {
 			return nil, err
 		}
 	}
-	return cluster.OperatorConfig(ctx)
+	cfg, err := cluster.OperatorConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+			operatorRequests.Add(1)
+			return rt.RoundTrip(r)
+		})
+	})
+	return cfg, nil
 }
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // sinkServer records what the notify targets receive.
 type sinkServer struct {
@@ -278,3 +295,11 @@ func (p *rbacSubjectsPatch) restore(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func clientInNamespace(ns string) client.InNamespace { return client.InNamespace(ns) }
+
+func clientLabels(trigger string) client.MatchingLabels {
+	return client.MatchingLabels{"agents.kubeask.dev/trigger": trigger}
+}
+
+func clientKey(o client.Object) client.ObjectKey { return client.ObjectKeyFromObject(o) }
