@@ -34,7 +34,9 @@ import (
 // in-process against a fake OpenAI-protocol model; a second API server without the
 // kubeask CRDs; kubeconfig files for real certificate users:
 //   - alice (group dev) may work in team-a,
-//   - carol (group viewers) may only read queries in team-a,
+//   - carol (group viewers) may only read queries, sessions and triggers in team-a,
+//   - dave (group oncall) may read, suspend and resume (patch, update) triggers in
+//     team-a, but is nobody's requester,
 //   - "multi" has two contexts: main (alice, team-a) and bare (the cluster without CRDs).
 var (
 	cluster, bare *testcluster.Cluster
@@ -42,7 +44,10 @@ var (
 	model         *llmtest.Server
 	scripts       = llmtest.NewPrompts()
 	kubeconfigs   = map[string]string{}
-	cacheDir      string
+	// userConfigs are the users' REST configs, for what a test does as them without
+	// the plugin.
+	userConfigs = map[string]*rest.Config{}
+	cacheDir    string
 )
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -114,13 +119,17 @@ func setup(ctx context.Context, dir string) (operatorCfg *rest.Config, catalog s
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}},
 		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "team-member"}, Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{"", "apps"}, Resources: []string{"*"}, Verbs: []string{"*"}},
-			{APIGroups: []string{"agents.kubeask.dev"}, Resources: []string{"agentqueries", "agentsessions"}, Verbs: []string{"*"}},
+			{APIGroups: []string{"agents.kubeask.dev"}, Resources: []string{"agentqueries", "agentsessions", "agenttriggers"}, Verbs: []string{"*"}},
 		}},
 		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "query-viewer"}, Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{"agents.kubeask.dev"}, Resources: []string{"agentqueries", "agentsessions"}, Verbs: []string{"get", "list", "watch"}},
+			{APIGroups: []string{"agents.kubeask.dev"}, Resources: []string{"agentqueries", "agentsessions", "agenttriggers"}, Verbs: []string{"get", "list", "watch"}},
+		}},
+		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "trigger-operator"}, Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{"agents.kubeask.dev"}, Resources: []string{"agenttriggers"}, Verbs: []string{"get", "list", "watch", "patch", "update"}},
 		}},
 		binding("RoleBinding", "team-member", "team-a", "ClusterRole", "team-member", "Group", "dev"),
 		binding("RoleBinding", "query-viewer", "team-a", "ClusterRole", "query-viewer", "Group", "viewers"),
+		binding("RoleBinding", "trigger-operator", "team-a", "ClusterRole", "trigger-operator", "Group", "oncall"),
 		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "checkout-1", Namespace: "team-a"},
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "checkout:1"}}}},
 		&appsv1.Deployment{
@@ -146,8 +155,8 @@ func setup(ctx context.Context, dir string) (operatorCfg *rest.Config, catalog s
 	if operatorCfg, err = cluster.OperatorConfig(ctx); err != nil {
 		return nil, "", err
 	}
-	users := map[string]*rest.Config{}
-	for name, groups := range map[string][]string{"alice": {"dev"}, "carol": {"viewers"}} {
+	users := userConfigs
+	for name, groups := range map[string][]string{"alice": {"dev"}, "carol": {"viewers"}, "dave": {"oncall"}} {
 		if users[name], err = cluster.UserConfig(name, groups...); err != nil {
 			return nil, "", err
 		}
@@ -161,6 +170,9 @@ func setup(ctx context.Context, dir string) (operatorCfg *rest.Config, catalog s
 		return nil, "", err
 	}
 	if err := contexts("carol", "main", map[string]kubeContext{"main": {users["carol"], "team-a"}}); err != nil {
+		return nil, "", err
+	}
+	if err := contexts("dave", "main", map[string]kubeContext{"main": {users["dave"], "team-a"}}); err != nil {
 		return nil, "", err
 	}
 	if err := contexts("bare", "bare", map[string]kubeContext{"bare": {bare.Admin, "default"}}); err != nil {

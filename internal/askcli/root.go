@@ -19,7 +19,9 @@ import (
 	"github.com/kubeask/kubeask/internal/askcli/cmd/get"
 	"github.com/kubeask/kubeask/internal/askcli/cmd/logs"
 	"github.com/kubeask/kubeask/internal/askcli/cmd/mcpbridge"
+	"github.com/kubeask/kubeask/internal/askcli/cmd/newtrigger"
 	"github.com/kubeask/kubeask/internal/askcli/cmd/sessions"
+	"github.com/kubeask/kubeask/internal/askcli/cmd/triggers"
 	"github.com/kubeask/kubeask/internal/askcli/exitcode"
 	"github.com/kubeask/kubeask/internal/askcli/factory"
 	"github.com/kubeask/kubeask/internal/askcli/iostreams"
@@ -62,6 +64,8 @@ Exit codes: 0 answered, 1 failed, 2 usage error, 3 awaiting approval,
   kubectl ask -i -s incident-42
   kubectl ask --mode Propose "scale checkout to 4"     # then: kubectl ask approve QUERY
   kubectl ask --all-contexts "is anything crash-looping?"
+  kubectl ask on crashloop -n team-a "why is {{.Object}} crash-looping?"   # then: kubectl ask triggers
+  kubectl ask every 1h "summarize the warnings in team-a"
   q=$(kubectl ask --wait=false "summarize the warnings in team-a") && kubectl ask attach "$q"`,
 		Annotations:       map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl ask"},
 		Args:              cobra.ArbitraryArgs,
@@ -95,6 +99,9 @@ Exit codes: 0 answered, 1 failed, 2 usage error, 3 awaiting approval,
 		approve.NewCmdApprove(f),
 		approve.NewCmdDeny(f),
 		mcpbridge.NewCmd(f),
+		triggers.NewCmd(f),
+		newtrigger.NewCmdOn(f),
+		newtrigger.NewCmdEvery(f),
 	)
 	return root
 }

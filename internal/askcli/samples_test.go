@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -47,5 +48,28 @@ func TestSamplesWithKubectl(t *testing.T) {
 	r := kubectlAsk(t, "alice", "", "get", "why-is-checkout-pending")
 	if r.code != 0 || !strings.Contains(r.out, "no node can run them") {
 		t.Errorf("kubectl ask get:\n%s", r)
+	}
+
+	// The trigger samples came with -k as alice, who becomes the requester their
+	// queries run as; they re-apply unchanged.
+	triggers := map[string]string{
+		"agents_v1alpha1_agenttrigger_crashloop.yaml": "checkout-crashloop",
+		"agents_v1alpha1_agenttrigger_schedule.yaml":  "team-a-morning-report",
+	}
+	for file, name := range triggers {
+		path := filepath.Join(samples, file)
+		t.Cleanup(func() { _ = exec.Command(kubectl, "--kubeconfig", kubeconfigs["alice"], "delete", "-f", path).Run() })
+		if got := run("get", "agenttrigger", name, "-o", "jsonpath={.spec.requester.username}"); got != "alice" {
+			t.Errorf("%s: requester = %q, want alice (stamped by admission)", name, got)
+		}
+		if out := run("apply", "-f", path); !strings.Contains(out, "unchanged") {
+			t.Errorf("re-applying %s: %s", file, out)
+		}
+	}
+	r = kubectlAsk(t, "alice", "", "triggers")
+	for _, want := range []string{`checkout-crashloop\s+events BackOff on Pod \(checkout-\*\)\s+alice\s`, `team-a-morning-report\s+cron 0 9 \* \* 1-5 \(Europe/Paris\)\s+alice\s`} {
+		if r.code != 0 || !regexp.MustCompile(`(?m)^`+want).MatchString(r.out) {
+			t.Errorf("kubectl ask triggers should list %s:\n%s", want, r)
+		}
 	}
 }

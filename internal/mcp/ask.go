@@ -99,6 +99,7 @@ func (s *Server) addAgentTools(srv *mcp.Server, callerOf callerFunc) {
 		OutputSchema: mustSchema[SessionsOutput](),
 		Annotations:  &mcp.ToolAnnotations{Title: "List sessions", ReadOnlyHint: true, DestructiveHint: &f, IdempotentHint: true, OpenWorldHint: &f},
 	}, s.sessionsHandler(callerOf))
+	s.addTriggersList(srv, callerOf)
 }
 
 // allowedModes are the query modes the server's mutation policy permits.

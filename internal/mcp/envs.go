@@ -14,8 +14,8 @@ import (
 )
 
 // callerClients are the clients that act as one caller: the tool Env (copied per call,
-// with the call's own OnAccess) and a controller-runtime client for ask and
-// sessions_list.
+// with the call's own OnAccess) and a controller-runtime client for ask,
+// sessions_list and triggers_list.
 type callerClients struct {
 	env    *tools.Env
 	client client.Client

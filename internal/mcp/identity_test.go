@@ -62,6 +62,7 @@ func TestNoRightsMeansNothing(t *testing.T) {
 		{"resources_get", map[string]any{"resource": "secrets", "namespace": "team-a", "name": "db"}},
 		{"events_list", map[string]any{"namespace": "team-b"}},
 		{"sessions_list", map[string]any{"allNamespaces": true}},
+		{"triggers_list", map[string]any{"allNamespaces": true}},
 	} {
 		text, isErr := callTool(t, cs, call.tool, call.args)
 		if !isErr || !strings.Contains(text, "forbidden") {

@@ -230,7 +230,7 @@ func (f *fixture) setupRBAC(ctx context.Context) error {
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-b"}},
 		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "team-member"}, Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{"", "apps"}, Resources: []string{"*"}, Verbs: []string{"*"}},
-			{APIGroups: []string{"agents.kubeask.dev"}, Resources: []string{"agentqueries", "agentsessions"}, Verbs: []string{"*"}},
+			{APIGroups: []string{"agents.kubeask.dev"}, Resources: []string{"agentqueries", "agentsessions", "agenttriggers"}, Verbs: []string{"*"}},
 		}},
 		rb("team-a", "dev"),
 		rb("team-b", "ops"),

@@ -70,7 +70,8 @@ type Options struct {
 	MaxBodyBytes int64
 	// ToolTimeout bounds one tool call; AskTimeout bounds how long ask waits.
 	ToolTimeout, AskTimeout time.Duration
-	// DefaultNamespace is where ask and sessions_list work when no namespace is given.
+	// DefaultNamespace is where ask, sessions_list and triggers_list work when no
+	// namespace is given.
 	DefaultNamespace string
 	// AuditLog is where audit lines go: "-" for stdout, a file path, or "" for none.
 	AuditLog string
@@ -117,7 +118,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&o.MaxBodyBytes, "mcp-max-body-bytes", o.MaxBodyBytes, "Largest MCP request body accepted.")
 	fs.DurationVar(&o.ToolTimeout, "mcp-tool-timeout", o.ToolTimeout, "Longest an MCP tool call may run.")
 	fs.DurationVar(&o.AskTimeout, "mcp-ask-timeout", o.AskTimeout, "Longest the ask tool waits for an answer before returning the query's name.")
-	fs.StringVar(&o.DefaultNamespace, "mcp-default-namespace", o.DefaultNamespace, "Namespace of ask and sessions_list when the caller names none.")
+	fs.StringVar(&o.DefaultNamespace, "mcp-default-namespace", o.DefaultNamespace, "Namespace of ask, sessions_list and triggers_list when the caller names none.")
 	fs.StringVar(&o.AuditLog, "mcp-audit-log", o.AuditLog, "Where MCP audit lines go: '-' for stdout, a file path, or empty for none.")
 }
 

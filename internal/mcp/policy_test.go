@@ -360,7 +360,7 @@ func TestToolAnnotations(t *testing.T) {
 	for _, tool := range res.Tools {
 		byName[tool.Name] = tool
 	}
-	for _, name := range []string{"resources_list", "resources_delete", "ask", "sessions_list"} {
+	for _, name := range []string{"resources_list", "resources_delete", "ask", "sessions_list", "triggers_list"} {
 		if byName[name] == nil {
 			t.Fatalf("tool %s is not listed; got %d tools", name, len(res.Tools))
 		}
@@ -373,6 +373,9 @@ func TestToolAnnotations(t *testing.T) {
 	}
 	if a := byName["resources_delete"].Annotations; a.ReadOnlyHint || !*a.DestructiveHint {
 		t.Errorf("resources_delete hints: %+v", a)
+	}
+	if a := byName["triggers_list"].Annotations; !a.ReadOnlyHint || *a.DestructiveHint || !a.IdempotentHint {
+		t.Errorf("triggers_list hints: %+v", a)
 	}
 }
 

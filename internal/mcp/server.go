@@ -42,7 +42,7 @@ type Config struct {
 	// Identities builds impersonating clients and applies the deny lists.
 	Identities *identity.Factory
 	// Mapper resolves resource names for the tools; RESTMapper does the same for the
-	// controller-runtime clients of ask and sessions_list.
+	// controller-runtime clients of ask, sessions_list and triggers_list.
 	Mapper     *tools.Mapper
 	RESTMapper meta.RESTMapper
 	// Scheme knows the kubeask API.

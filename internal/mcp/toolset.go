@@ -48,8 +48,8 @@ func mustSchema[T any]() *jsonschema.Schema {
 	return s
 }
 
-// newMCPServer builds an SDK server with the registry's tools, ask, sessions_list and
-// the profiles as prompts, for callers found by callerOf.
+// newMCPServer builds an SDK server with the registry's tools, ask, sessions_list,
+// triggers_list and the profiles as prompts, for callers found by callerOf.
 func (s *Server) newMCPServer(callerOf callerFunc) *mcp.Server {
 	srv := mcp.NewServer(&mcp.Implementation{Name: "kubeask", Title: "kubeask", Version: Version}, &mcp.ServerOptions{
 		Instructions: "kubeask runs Kubernetes tools as you: every call is made with your own Kubernetes identity and permissions, never more. " +

@@ -31,6 +31,12 @@ func (c *Client) Explain(err error, verb, resource string) error {
 	if c.Context == "" {
 		where = c.Server
 	}
+	if NotInstalled(err) && resource == TriggersResource {
+		// AgentTrigger came after the other kinds: an older kubeask lacks only it.
+		return exitcode.Newf(exitcode.NoOperator,
+			"kubeask is not installed in this cluster, or its version predates AgentTrigger (%s): the API server does not serve %s.%s/%s.\n%s",
+			where, resource, "agents.kubeask.dev", "v1alpha1", InstallHint)
+	}
 	if NotInstalled(err) {
 		return exitcode.Newf(exitcode.NoOperator,
 			"kubeask is not installed in this cluster (%s): the API server does not serve %s.%s/%s.\n%s",
@@ -98,10 +104,12 @@ func isUnreachable(err error) bool {
 	return errors.As(err, &ue) || errors.As(err, &oe)
 }
 
-// QueriesResource and SessionsResource name the kubeask resources in messages.
+// QueriesResource, SessionsResource and TriggersResource name the kubeask resources in
+// messages.
 const (
 	QueriesResource  = "agentqueries"
 	SessionsResource = "agentsessions"
+	TriggersResource = "agenttriggers"
 )
 
 // GroupResource of the kubeask resources, for NotFound checks.

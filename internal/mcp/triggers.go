@@ -1,0 +1,154 @@
+package mcp
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
+	"github.com/kubeask/kubeask/internal/mcp/audit"
+	"github.com/kubeask/kubeask/internal/tools"
+)
+
+// ToolTriggersList lists AgentTriggers, as the caller.
+const ToolTriggersList = "triggers_list"
+
+// TriggersInput are the arguments of triggers_list.
+type TriggersInput struct {
+	Namespace     string `json:"namespace,omitempty" jsonschema:"namespace to list; default: the server's default namespace"`
+	AllNamespaces bool   `json:"allNamespaces,omitempty" jsonschema:"list in every namespace you may read"`
+}
+
+// TriggersOutput is the structured result of triggers_list.
+type TriggersOutput struct {
+	Triggers []TriggerInfo `json:"triggers"`
+}
+
+// TriggerInfo summarizes one AgentTrigger.
+type TriggerInfo struct {
+	Namespace    string `json:"namespace"`
+	Name         string `json:"name"`
+	Source       string `json:"source" jsonschema:"what fires it: 'cron <expression> (<time zone>)', 'events <reasons> on <kinds> (<name patterns>)' or 'alerts <matchers>'"`
+	Requester    string `json:"requester,omitempty" jsonschema:"the user every query of the trigger is created and runs as"`
+	Suspended    bool   `json:"suspended"`
+	Ready        string `json:"ready" jsonschema:"status of the Ready condition: True, False, or Unknown while no operator has looked at the trigger"`
+	ReadyMessage string `json:"readyMessage,omitempty" jsonschema:"why the trigger is or is not ready, from the Ready condition"`
+	Fired        int64  `json:"fired" jsonschema:"how many queries the trigger created"`
+	LastFireTime string `json:"lastFireTime,omitempty" jsonschema:"when it last created a query, RFC 3339"`
+	LastQuery    string `json:"lastQuery,omitempty" jsonschema:"the AgentQuery it created last, in the trigger's namespace"`
+}
+
+func (s *Server) addTriggersList(srv *mcp.Server, callerOf callerFunc) {
+	f := false
+	srv.AddTool(&mcp.Tool{
+		Name:  ToolTriggersList,
+		Title: "List triggers",
+		Description: "List kubeask triggers you may read: what makes the agent investigate on its own (a cron schedule, Warning events or Alertmanager alerts), " +
+			"whom its queries run as, whether it is suspended or ready, how often it fired and its last query.",
+		InputSchema:  mustSchema[TriggersInput](),
+		OutputSchema: mustSchema[TriggersOutput](),
+		Annotations:  &mcp.ToolAnnotations{Title: "List triggers", ReadOnlyHint: true, DestructiveHint: &f, IdempotentHint: true, OpenWorldHint: &f},
+	}, s.triggersHandler(callerOf))
+}
+
+func (s *Server) triggersHandler(callerOf callerFunc) mcp.ToolHandler {
+	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		c, failed := s.begin(req, callerOf)
+		if failed != nil {
+			return failed, nil
+		}
+		var in TriggersInput
+		if err := decodeStrict(req.Params.Arguments, &in); err != nil {
+			return c.finish(toolError("invalid arguments for triggers_list: "+err.Error()), audit.OutcomeToolError, err.Error()), nil
+		}
+		clients, err := s.envs.get(c.caller)
+		if err != nil {
+			return c.finish(classified(err), audit.OutcomeRefused, err.Error()), nil
+		}
+		var opts []client.ListOption
+		ns := ""
+		if !in.AllNamespaces {
+			ns = cmp(in.Namespace, s.opts.DefaultNamespace)
+			opts = append(opts, client.InNamespace(ns))
+		}
+		c.onAccess(tools.Access{Verb: "list", Resource: "agenttriggers", Namespace: ns})
+		ctx, cancel := context.WithTimeout(ctx, s.opts.ToolTimeout)
+		defer cancel()
+		// The caller's own client: the API server decides what they may list.
+		list := &agentsv1alpha1.AgentTriggerList{}
+		if err := clients.client.List(ctx, list, opts...); err != nil {
+			res := classified(err)
+			return c.finish(res, outcomeOf(res), err.Error()), nil
+		}
+		out := TriggersOutput{Triggers: []TriggerInfo{}}
+		var lines []string
+		for i := range list.Items {
+			info := triggerInfo(&list.Items[i])
+			out.Triggers = append(out.Triggers, info)
+			lines = append(lines, fmt.Sprintf("%s/%s source=%q requester=%s suspended=%t ready=%s fired=%d last=%s lastQuery=%s",
+				info.Namespace, info.Name, info.Source, cmp(info.Requester, "-"), info.Suspended, info.Ready, info.Fired,
+				cmp(info.LastFireTime, "-"), cmp(info.LastQuery, "-")))
+		}
+		text := "no triggers"
+		if len(lines) > 0 {
+			text = strings.Join(lines, "\n")
+		}
+		return c.finish(&mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}, StructuredContent: out}, audit.OutcomeOK, ""), nil
+	}
+}
+
+func triggerInfo(t *agentsv1alpha1.AgentTrigger) TriggerInfo {
+	info := TriggerInfo{Namespace: t.Namespace, Name: t.Name, Source: triggerSource(t), Suspended: t.Spec.Suspend,
+		Ready: "Unknown", Fired: t.Status.Fired, LastQuery: t.Status.LastQuery}
+	if t.Spec.Requester != nil {
+		info.Requester = t.Spec.Requester.Username
+	}
+	if cond := meta.FindStatusCondition(t.Status.Conditions, "Ready"); cond != nil {
+		info.Ready, info.ReadyMessage = string(cond.Status), cond.Message
+	}
+	if lt := t.Status.LastFireTime; lt != nil {
+		info.LastFireTime = lt.UTC().Format(time.RFC3339)
+	}
+	return info
+}
+
+// triggerSource says in one line what fires t, in the words `kubectl ask triggers` uses.
+func triggerSource(t *agentsv1alpha1.AgentTrigger) string {
+	switch s := t.Spec; {
+	case s.Schedule != nil:
+		out := "cron " + strings.Join(strings.Fields(s.Schedule.Cron), " ")
+		if s.Schedule.TimeZone != "" {
+			out += " (" + s.Schedule.TimeZone + ")"
+		}
+		return out
+	case s.Events != nil:
+		out := "events " + cmp(strings.Join(s.Events.Reasons, ","), "(any reason)")
+		if kinds := s.Events.InvolvedObject.Kinds; len(kinds) > 0 {
+			out += " on " + strings.Join(kinds, ",")
+		}
+		if names := s.Events.InvolvedObject.NamePatterns; len(names) > 0 {
+			out += " (" + strings.Join(names, ",") + ")"
+		}
+		return out
+	case s.Alerts != nil:
+		out := "alerts"
+		for _, m := range s.Alerts.Matchers {
+			out += " " + m.Name + string(matchOp(m.Op)) + m.Value
+		}
+		return out
+	}
+	return "(no source)"
+}
+
+// matchOp is the operator of an alert matcher, "=" when unset (the CRD's default).
+func matchOp(op agentsv1alpha1.MatchOperator) agentsv1alpha1.MatchOperator {
+	if op == "" {
+		return agentsv1alpha1.MatchEqual
+	}
+	return op
+}
