@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+
 	// AgentTrigger schedules name IANA time zones; the image has no zoneinfo files.
 	_ "time/tzdata"
 

@@ -105,7 +105,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	body := payload(t, "firing.json")
-	if resp := send(bytes.NewReader(body), int64(len(body))); resp.StatusCode != http.StatusOK {
+	if resp := send(bytes.NewReader(body), int64(len(body))); resp.StatusCode != http.StatusOK { //nolint:bodyclose // send closed it
 		t.Fatalf("firing payload answered %s", resp.Status)
 	}
 	if len(w.fired) != 1 {
@@ -113,7 +113,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	// A chunked body (no Content-Length) over the limit is cut while it is read.
 	huge := io.MultiReader(strings.NewReader(`{"version":"4","groupKey":"`), strings.NewReader(strings.Repeat("x", int(DefaultMaxBodyBytes))))
-	if resp := send(huge, -1); resp.StatusCode != http.StatusRequestEntityTooLarge {
+	if resp := send(huge, -1); resp.StatusCode != http.StatusRequestEntityTooLarge { //nolint:bodyclose // send closed it
 		t.Fatalf("chunked oversize body answered %s, want 413", resp.Status)
 	}
 	if len(w.fired) != 1 {

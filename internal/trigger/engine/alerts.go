@@ -69,7 +69,7 @@ func (a *Alerts) token(ctx context.Context, t *agentsv1alpha1.AgentTrigger) (str
 	}
 	asRequester, err := a.Firer.Users.ClientFor(t.Spec.Requester)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", alerts.ErrPermanent, err)
+		return "", fmt.Errorf("%w: %w", alerts.ErrPermanent, err)
 	}
 	var s corev1.Secret
 	if err := asRequester.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: ref.Name}, &s); err != nil {

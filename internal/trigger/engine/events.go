@@ -109,7 +109,7 @@ func (e *Events) matches(ctx context.Context, t *agentsv1alpha1.AgentTrigger, ev
 	} else {
 		sel, err := metav1.LabelSelectorAsSelector(src.NamespaceSelector)
 		if err != nil {
-			return false, nil // refused by validation; the trigger is not Ready
+			return false, nil //nolint:nilerr // refused by validation: such a trigger is not Ready and never armed
 		}
 		var ns corev1.Namespace
 		if err := e.Client.Get(ctx, client.ObjectKey{Name: ev.Namespace}, &ns); err != nil {
@@ -121,7 +121,7 @@ func (e *Events) matches(ctx context.Context, t *agentsv1alpha1.AgentTrigger, ev
 	}
 	f, err := filter.NewEventFilter(src)
 	if err != nil {
-		return false, nil // refused by validation; the trigger is not Ready
+		return false, nil //nolint:nilerr // refused by validation: such a trigger is not Ready and never armed
 	}
 	return f.Matches(ev), nil
 }

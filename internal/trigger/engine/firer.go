@@ -42,6 +42,8 @@ const (
 	Limited Outcome = "Limited"
 	// NotReadable: the requester may not read what fired the trigger.
 	NotReadable Outcome = "NotReadable"
+	// RenderFailed: the prompt does not render over this firing's data.
+	RenderFailed Outcome = "RenderFailed"
 )
 
 // Firing is one reason to create a query.
@@ -232,7 +234,10 @@ func (f *Firer) Fire(ctx context.Context, t *agentsv1alpha1.AgentTrigger, fr Fir
 	}
 	text, err := tmpl.Render(fr.Data)
 	if err != nil {
-		return "", "", &NotReadyError{Reason: ReasonInvalidSpec, Message: "spec.query.prompt: " + err.Error()}
+		// The data of this firing, not the trigger, is at fault (an empty event message,
+		// a loop over too many alerts): the trigger stays ready for the next one.
+		log.FromContext(ctx).Info("not firing: the prompt does not render for this data", "trigger", t.Namespace+"/"+t.Name, "error", err.Error())
+		return "", RenderFailed, nil
 	}
 	asRequester, err := f.Users.ClientFor(t.Spec.Requester)
 	if err != nil {

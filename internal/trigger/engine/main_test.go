@@ -241,7 +241,10 @@ func (s *sinkServer) about(sub string) []received {
 	defer s.mu.Unlock()
 	var out []received
 	for _, r := range s.got {
-		b, _ := json.Marshal(r.Body)
+		b, err := json.Marshal(r.Body)
+		if err != nil {
+			panic(err) // decoded from JSON just before: cannot fail
+		}
 		if strings.Contains(string(b), sub) {
 			out = append(out, r)
 		}

@@ -138,6 +138,8 @@ func TestEventFilter(t *testing.T) {
 		{"reasons are exact", agentsv1alpha1.EventSource{Reasons: []string{"backoff"}}, backoff, false},
 		{"kind listed", agentsv1alpha1.EventSource{InvolvedObject: agentsv1alpha1.InvolvedObjectFilter{Kinds: []string{"Deployment", "Pod"}}}, backoff, true},
 		{"kind not listed", agentsv1alpha1.EventSource{InvolvedObject: agentsv1alpha1.InvolvedObjectFilter{Kinds: []string{"Node"}}}, backoff, false},
+		{"a node's event", agentsv1alpha1.EventSource{Reasons: []string{"OOMKilling"}, InvolvedObject: agentsv1alpha1.InvolvedObjectFilter{Kinds: []string{"Node"}}},
+			event("Warning", "OOMKilling", "Node", "node-1"), true},
 		{"name pattern", agentsv1alpha1.EventSource{InvolvedObject: agentsv1alpha1.InvolvedObjectFilter{NamePatterns: []string{"checkout-*"}}}, backoff, true},
 		{"one of the name patterns", agentsv1alpha1.EventSource{InvolvedObject: agentsv1alpha1.InvolvedObjectFilter{NamePatterns: []string{"cart-*", "checkout-?d9f*"}}}, backoff, true},
 		{"name pattern is anchored", agentsv1alpha1.EventSource{InvolvedObject: agentsv1alpha1.InvolvedObjectFilter{NamePatterns: []string{"checkout"}}}, backoff, false},

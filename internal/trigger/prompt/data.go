@@ -29,9 +29,9 @@
 // A scheduled trigger sees .Schedule.Cron, .Schedule.TimeZone and .Schedule.ScheduledTime.
 //
 // A prompt may only use the fields of its trigger's source: Validate refuses .Event in
-// a scheduled trigger, for example. Reading a map key that is missing is an error when
-// the prompt is rendered; use index (`{{index .Alert.CommonLabels "team"}}`), which
-// gives "" instead, for labels that not every alert has.
+// a scheduled trigger, for example. A label or annotation that an alert lacks reads as
+// "" (`{{.Alert.CommonLabels.team}}`, or `{{index .Alert.CommonLabels "team"}}` for
+// keys that are not identifiers).
 //
 // # Functions
 //

@@ -42,9 +42,11 @@ func (emptyPromptError) Error() string {
 // characters other than newline and tab removed, each value cut to MaxValueBytes, maps
 // and alerts bounded) and a note at the end of the prompt says what was cut. The
 // result is at most agentsv1alpha1.MaxPromptLength bytes of valid UTF-8, without
-// leading or trailing space; a prompt that renders to nothing is an error.
+// leading or trailing space; a prompt that renders to nothing is an error. A label or
+// annotation an alert lacks reads as "", as in Alertmanager's own templates: one alert
+// without a label must not stop the trigger.
 func (t *Template) Render(d Data) (string, error) {
-	return t.render(d, false)
+	return t.render(d, true)
 }
 
 // render renders; lenientMaps reads a missing map key as "" (Validate's sample data

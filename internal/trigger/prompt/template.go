@@ -110,9 +110,7 @@ func walk(n parse.Node, visit func(parse.Node) bool) bool {
 	switch n := n.(type) {
 	case *parse.ListNode:
 		if n != nil {
-			for _, c := range n.Nodes {
-				children = append(children, c)
-			}
+			children = append(children, n.Nodes...)
 		}
 	case *parse.ActionNode:
 		children = append(children, n.Pipe)

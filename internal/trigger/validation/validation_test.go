@@ -3,6 +3,7 @@ package validation
 import (
 	"strings"
 	"testing"
+
 	// The manager imports time/tzdata; so do the tests, to need no zone files.
 	_ "time/tzdata"
 
