@@ -29,7 +29,7 @@ func printInstructions(w io.Writer, info readyInfo) {
 	fmt.Fprintf(&b, "  kubectl get secrets                   # forbidden: alice may not read secrets\n")
 	fmt.Fprintf(&b, "  kubectl apply -f %s\n", rel(info.SampleQuery))
 	if info.SamplesDir != "" {
-		fmt.Fprintf(&b, "  kubectl apply -k %s    # a session and a query in team-a\n", rel(info.SamplesDir))
+		fmt.Fprintf(&b, "  kubectl apply -k %s    # a session, queries and two triggers in team-a\n", rel(info.SamplesDir))
 	}
 	fmt.Fprintf(&b, "  kubectl get agentqueries -o yaml      # spec.requester is alice, stamped by admission\n")
 	fmt.Fprintf(&b, "Or with the plugin, after `make build`:\n")

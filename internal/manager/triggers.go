@@ -47,7 +47,7 @@ func (o *Options) addTriggers(mgr ctrl.Manager, cfg *rest.Config, cat *catalog.C
 	if err := triggers.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the AgentTrigger controller: %w", err)
 	}
-	notifier := &notify.Notifier{}
+	notifier := &notify.Notifier{Client: notify.NewClient()}
 	if err := (&controller.TriggerQueryReconciler{
 		Client: mgr.GetClient(), Firer: firer, Notifier: notifier, Events: mgr.GetEventRecorder("kubeask-trigger"),
 	}).SetupWithManager(mgr); err != nil {

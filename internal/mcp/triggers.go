@@ -103,7 +103,7 @@ func (s *Server) triggersHandler(callerOf callerFunc) mcp.ToolHandler {
 }
 
 func triggerInfo(t *agentsv1alpha1.AgentTrigger) TriggerInfo {
-	info := TriggerInfo{Namespace: t.Namespace, Name: t.Name, Source: triggerSource(t), Suspended: t.Spec.Suspend,
+	info := TriggerInfo{Namespace: t.Namespace, Name: t.Name, Source: t.SourceSummary(), Suspended: t.Spec.Suspend,
 		Ready: "Unknown", Fired: t.Status.Fired, LastQuery: t.Status.LastQuery}
 	if t.Spec.Requester != nil {
 		info.Requester = t.Spec.Requester.Username
@@ -115,40 +115,4 @@ func triggerInfo(t *agentsv1alpha1.AgentTrigger) TriggerInfo {
 		info.LastFireTime = lt.UTC().Format(time.RFC3339)
 	}
 	return info
-}
-
-// triggerSource says in one line what fires t, in the words `kubectl ask triggers` uses.
-func triggerSource(t *agentsv1alpha1.AgentTrigger) string {
-	switch s := t.Spec; {
-	case s.Schedule != nil:
-		out := "cron " + strings.Join(strings.Fields(s.Schedule.Cron), " ")
-		if s.Schedule.TimeZone != "" {
-			out += " (" + s.Schedule.TimeZone + ")"
-		}
-		return out
-	case s.Events != nil:
-		out := "events " + cmp(strings.Join(s.Events.Reasons, ","), "(any reason)")
-		if kinds := s.Events.InvolvedObject.Kinds; len(kinds) > 0 {
-			out += " on " + strings.Join(kinds, ",")
-		}
-		if names := s.Events.InvolvedObject.NamePatterns; len(names) > 0 {
-			out += " (" + strings.Join(names, ",") + ")"
-		}
-		return out
-	case s.Alerts != nil:
-		out := "alerts"
-		for _, m := range s.Alerts.Matchers {
-			out += " " + m.Name + string(matchOp(m.Op)) + m.Value
-		}
-		return out
-	}
-	return "(no source)"
-}
-
-// matchOp is the operator of an alert matcher, "=" when unset (the CRD's default).
-func matchOp(op agentsv1alpha1.MatchOperator) agentsv1alpha1.MatchOperator {
-	if op == "" {
-		return agentsv1alpha1.MatchEqual
-	}
-	return op
 }

@@ -317,6 +317,48 @@ func TestATriggerWhoseAuthorMayNotAskStopsFiringAndSaysWhy(t *testing.T) {
 	})
 }
 
+// TestTheAgentRefusesAutoForTriggerQueries: whatever a trigger's status says (a user
+// with status rights could forge Ready), the agent itself refuses to run a trigger's
+// query in Auto mode without the platform's consent. A person asking by hand may.
+func TestTheAgentRefusesAutoForTriggerQueries(t *testing.T) {
+	auto := agentsv1alpha1.ModeAuto
+	mk := func(name string, labels map[string]string) *agentsv1alpha1.AgentQuery {
+		return &agentsv1alpha1.AgentQuery{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "team-a", Labels: labels},
+			Spec:       agentsv1alpha1.AgentQuerySpec{Prompt: "[" + name + "] restart checkout", Mode: &auto, Profile: "operate"},
+		}
+	}
+	fromTrigger := mk("auto-from-trigger", map[string]string{agentsv1alpha1.LabelTrigger: "nightly"})
+	byHand := mk("auto-by-hand", nil)
+	create(t, users["alice"], fromTrigger)
+	create(t, users["alice"], byHand)
+	phase := func(q *agentsv1alpha1.AgentQuery) (*agentsv1alpha1.AgentQuery, error) {
+		cur := &agentsv1alpha1.AgentQuery{}
+		if err := admin.Get(t.Context(), client.ObjectKeyFromObject(q), cur); err != nil {
+			return nil, err
+		}
+		if !cur.Status.Phase.Finished() {
+			return nil, fmt.Errorf("%s is %q", q.Name, cur.Status.Phase)
+		}
+		return cur, nil
+	}
+	eventually(t, "both queries settled", func() error {
+		if _, err := phase(fromTrigger); err != nil {
+			return err
+		}
+		_, err := phase(byHand)
+		return err
+	})
+	got, _ := phase(fromTrigger)
+	if c := meta.FindStatusCondition(got.Status.Conditions, "Accepted"); got.Status.Phase != agentsv1alpha1.QueryFailed || c == nil ||
+		c.Reason != "ModeNotAllowed" || !strings.Contains(c.Message, "triggers.allowAutoMode") {
+		t.Fatalf("trigger query: phase %s, conditions %+v; want Failed with ModeNotAllowed", got.Status.Phase, got.Status.Conditions)
+	}
+	if got, _ := phase(byHand); got.Status.Phase != agentsv1alpha1.QuerySucceeded {
+		t.Fatalf("a person's own Auto query: phase %s, conditions %+v", got.Status.Phase, got.Status.Conditions)
+	}
+}
+
 func TestAScheduleFiresOncePerRunOnAFakeClock(t *testing.T) {
 	tr := &agentsv1alpha1.AgentTrigger{
 		ObjectMeta: metav1.ObjectMeta{Name: "hourly", Namespace: "team-a"},

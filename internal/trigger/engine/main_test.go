@@ -99,6 +99,9 @@ models:
   model: fake-model
   baseURL: %s
   timeout: 60s
+profiles:
+- name: operate
+  modes: [ReadOnly, Propose, Auto]
 `, model.BaseURL())), 0o600); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -145,6 +145,8 @@ func transportOutcome(err error) outcome {
 	var hostErr x509.HostnameError
 	var dnsErr *net.DNSError
 	switch {
+	case errors.Is(err, errLinkLocal):
+		return outcome{err: errLinkLocal.Error()} // never retried: the address will not change its nature
 	case errors.As(err, &certErr), errors.As(err, &authErr), errors.As(err, &hostErr):
 		return outcome{err: "the receiver's TLS certificate is not trusted: " + inner.Error()}
 	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:

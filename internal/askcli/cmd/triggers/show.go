@@ -84,7 +84,7 @@ func describe(w io.Writer, st render.Style, t *agentsv1alpha1.AgentTrigger) {
 	row("Name", t.Name)
 	row("Namespace", t.Namespace)
 	row("Requester", requester(t)+" (every query it creates runs as this user)")
-	row("Source", Source(t))
+	row("Source", t.SourceSummary())
 	row("Limits", limits(t))
 	q := t.Spec.Query
 	mode := orDefault(string(q.Mode), string(agentsv1alpha1.ModeReadOnly))

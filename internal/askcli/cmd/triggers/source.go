@@ -15,44 +15,6 @@ import (
 // fire and, if not, why.
 const conditionReady = "Ready"
 
-// Source says in one line what fires t: "cron 0 9 * * 1-5 (Europe/Paris)",
-// "events BackOff on Pod (checkout-*)" or "alerts alertname=KubePodCrashLooping".
-func Source(t *agentsv1alpha1.AgentTrigger) string {
-	switch s := t.Spec; {
-	case s.Schedule != nil:
-		out := "cron " + strings.Join(strings.Fields(s.Schedule.Cron), " ")
-		if s.Schedule.TimeZone != "" {
-			out += " (" + s.Schedule.TimeZone + ")"
-		}
-		return out
-	case s.Events != nil:
-		out := "events " + orDefault(strings.Join(s.Events.Reasons, ","), "(any reason)")
-		if kinds := s.Events.InvolvedObject.Kinds; len(kinds) > 0 {
-			out += " on " + strings.Join(kinds, ",")
-		}
-		if names := s.Events.InvolvedObject.NamePatterns; len(names) > 0 {
-			out += " (" + strings.Join(names, ",") + ")"
-		}
-		return out
-	case s.Alerts != nil:
-		out := "alerts"
-		for _, m := range s.Alerts.Matchers {
-			out += " " + Matcher(m)
-		}
-		return out
-	}
-	return "(no source)"
-}
-
-// Matcher writes m as Alertmanager does: name=value, name!=value, name=~re, name!~re.
-func Matcher(m agentsv1alpha1.AlertMatcher) string {
-	op := m.Op
-	if op == "" {
-		op = agentsv1alpha1.MatchEqual
-	}
-	return m.Name + string(op) + m.Value
-}
-
 // Ready is the status of t's Ready condition ("True", "False", "Unknown"), or "-" when
 // no operator has looked at the trigger yet.
 func Ready(t *agentsv1alpha1.AgentTrigger) string {

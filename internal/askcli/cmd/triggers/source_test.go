@@ -32,7 +32,7 @@ func TestSourceAndReady(t *testing.T) {
 	}
 	for _, tt := range tests {
 		tr := &agentsv1alpha1.AgentTrigger{Spec: tt.spec, Status: agentsv1alpha1.AgentTriggerStatus{Conditions: tt.conds}}
-		if got := Source(tr); got != tt.source {
+		if got := tr.SourceSummary(); got != tt.source {
 			t.Errorf("%s: Source = %q, want %q", tt.name, got, tt.source)
 		}
 		if got := Ready(tr); got != tt.ready {

@@ -69,7 +69,7 @@ func list(ctx context.Context, f *factory.Factory, format string) error {
 	fmt.Fprintln(tw, "NAME\tSOURCE\tREQUESTER\tSUSPENDED\tREADY\tFIRED\tLAST FIRE\tAGE")
 	for i := range l.Items {
 		t := &l.Items[i]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\t%d\t%s\t%s\n", t.Name, clip(Source(t), 60), requester(t), t.Spec.Suspend,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\t%d\t%s\t%s\n", t.Name, clip(t.SourceSummary(), 60), requester(t), t.Spec.Suspend,
 			Ready(t), t.Status.Fired, lastFire(t), get.Age(t.CreationTimestamp))
 	}
 	return tw.Flush()
