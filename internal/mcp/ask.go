@@ -54,10 +54,7 @@ type StepInfo struct {
 }
 
 // SessionsInput are the arguments of sessions_list.
-type SessionsInput struct {
-	Namespace     string `json:"namespace,omitempty" jsonschema:"namespace to list; default: the server's default namespace"`
-	AllNamespaces bool   `json:"allNamespaces,omitempty" jsonschema:"list in every namespace you may read"`
-}
+type SessionsInput = ListInput
 
 // SessionsOutput is the structured result of sessions_list.
 type SessionsOutput struct {
@@ -252,54 +249,26 @@ func summarize(q *agentsv1alpha1.AgentQuery) *AskOutput {
 }
 
 func (s *Server) sessionsHandler(callerOf callerFunc) mcp.ToolHandler {
-	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		c, failed := s.begin(req, callerOf)
-		if failed != nil {
-			return failed, nil
-		}
-		var in SessionsInput
-		if err := decodeStrict(req.Params.Arguments, &in); err != nil {
-			return c.finish(toolError("invalid arguments for sessions_list: "+err.Error()), audit.OutcomeToolError, err.Error()), nil
-		}
-		clients, err := s.envs.get(c.caller)
-		if err != nil {
-			return c.finish(classified(err), audit.OutcomeRefused, err.Error()), nil
-		}
-		var opts []client.ListOption
-		ns := ""
-		if !in.AllNamespaces {
-			ns = cmp(in.Namespace, s.opts.DefaultNamespace)
-			opts = append(opts, client.InNamespace(ns))
-		}
-		c.onAccess(tools.Access{Verb: "list", Resource: "agentsessions", Namespace: ns})
-		ctx, cancel := context.WithTimeout(ctx, s.opts.ToolTimeout)
-		defer cancel()
-		list := &agentsv1alpha1.AgentSessionList{}
-		if err := clients.client.List(ctx, list, opts...); err != nil {
-			res := classified(err)
-			return c.finish(res, outcomeOf(res), err.Error()), nil
-		}
-		out := SessionsOutput{Sessions: []SessionInfo{}}
-		var lines []string
-		for _, sess := range list.Items {
-			info := SessionInfo{Namespace: sess.Namespace, Name: sess.Name, Model: sess.Spec.Model, Profile: sess.Spec.Profile,
-				Queries: sess.Status.Queries, Participants: sess.Status.Participants}
-			if sess.Spec.Requester != nil {
-				info.Requester = sess.Spec.Requester.Username
+	return listHandler(s, callerOf, ToolSessionsList, "agentsessions", "no sessions",
+		func() *agentsv1alpha1.AgentSessionList { return &agentsv1alpha1.AgentSessionList{} },
+		func(list *agentsv1alpha1.AgentSessionList) (any, []string) {
+			out := SessionsOutput{Sessions: []SessionInfo{}}
+			var lines []string
+			for _, sess := range list.Items {
+				info := SessionInfo{Namespace: sess.Namespace, Name: sess.Name, Model: sess.Spec.Model, Profile: sess.Spec.Profile,
+					Queries: sess.Status.Queries, Participants: sess.Status.Participants}
+				if sess.Spec.Requester != nil {
+					info.Requester = sess.Spec.Requester.Username
+				}
+				if t := sess.Status.LastActivityTime; t != nil {
+					info.LastActivity = t.UTC().Format(time.RFC3339)
+				}
+				out.Sessions = append(out.Sessions, info)
+				lines = append(lines, fmt.Sprintf("%s/%s model=%s profile=%s queries=%d participants=%s last=%s",
+					info.Namespace, info.Name, cmp(info.Model, "(default)"), cmp(info.Profile, "(default)"), info.Queries, strings.Join(info.Participants, ","), cmp(info.LastActivity, "-")))
 			}
-			if t := sess.Status.LastActivityTime; t != nil {
-				info.LastActivity = t.UTC().Format(time.RFC3339)
-			}
-			out.Sessions = append(out.Sessions, info)
-			lines = append(lines, fmt.Sprintf("%s/%s model=%s profile=%s queries=%d participants=%s last=%s",
-				info.Namespace, info.Name, cmp(info.Model, "(default)"), cmp(info.Profile, "(default)"), info.Queries, strings.Join(info.Participants, ","), cmp(info.LastActivity, "-")))
-		}
-		text := "no sessions"
-		if len(lines) > 0 {
-			text = strings.Join(lines, "\n")
-		}
-		return c.finish(&mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}, StructuredContent: out}, audit.OutcomeOK, ""), nil
-	}
+			return out, lines
+		})
 }
 
 // classified turns a Kubernetes error into a readable tool error.

@@ -1,28 +1,20 @@
 package mcp
 
 import (
-	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
-	"github.com/kubeask/kubeask/internal/mcp/audit"
-	"github.com/kubeask/kubeask/internal/tools"
 )
 
 // ToolTriggersList lists AgentTriggers, as the caller.
 const ToolTriggersList = "triggers_list"
 
 // TriggersInput are the arguments of triggers_list.
-type TriggersInput struct {
-	Namespace     string `json:"namespace,omitempty" jsonschema:"namespace to list; default: the server's default namespace"`
-	AllNamespaces bool   `json:"allNamespaces,omitempty" jsonschema:"list in every namespace you may read"`
-}
+type TriggersInput = ListInput
 
 // TriggersOutput is the structured result of triggers_list.
 type TriggersOutput struct {
@@ -57,49 +49,20 @@ func (s *Server) addTriggersList(srv *mcp.Server, callerOf callerFunc) {
 }
 
 func (s *Server) triggersHandler(callerOf callerFunc) mcp.ToolHandler {
-	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		c, failed := s.begin(req, callerOf)
-		if failed != nil {
-			return failed, nil
-		}
-		var in TriggersInput
-		if err := decodeStrict(req.Params.Arguments, &in); err != nil {
-			return c.finish(toolError("invalid arguments for triggers_list: "+err.Error()), audit.OutcomeToolError, err.Error()), nil
-		}
-		clients, err := s.envs.get(c.caller)
-		if err != nil {
-			return c.finish(classified(err), audit.OutcomeRefused, err.Error()), nil
-		}
-		var opts []client.ListOption
-		ns := ""
-		if !in.AllNamespaces {
-			ns = cmp(in.Namespace, s.opts.DefaultNamespace)
-			opts = append(opts, client.InNamespace(ns))
-		}
-		c.onAccess(tools.Access{Verb: "list", Resource: "agenttriggers", Namespace: ns})
-		ctx, cancel := context.WithTimeout(ctx, s.opts.ToolTimeout)
-		defer cancel()
-		// The caller's own client: the API server decides what they may list.
-		list := &agentsv1alpha1.AgentTriggerList{}
-		if err := clients.client.List(ctx, list, opts...); err != nil {
-			res := classified(err)
-			return c.finish(res, outcomeOf(res), err.Error()), nil
-		}
-		out := TriggersOutput{Triggers: []TriggerInfo{}}
-		var lines []string
-		for i := range list.Items {
-			info := triggerInfo(&list.Items[i])
-			out.Triggers = append(out.Triggers, info)
-			lines = append(lines, fmt.Sprintf("%s/%s source=%q requester=%s suspended=%t ready=%s fired=%d last=%s lastQuery=%s",
-				info.Namespace, info.Name, info.Source, cmp(info.Requester, "-"), info.Suspended, info.Ready, info.Fired,
-				cmp(info.LastFireTime, "-"), cmp(info.LastQuery, "-")))
-		}
-		text := "no triggers"
-		if len(lines) > 0 {
-			text = strings.Join(lines, "\n")
-		}
-		return c.finish(&mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}, StructuredContent: out}, audit.OutcomeOK, ""), nil
-	}
+	return listHandler(s, callerOf, ToolTriggersList, "agenttriggers", "no triggers",
+		func() *agentsv1alpha1.AgentTriggerList { return &agentsv1alpha1.AgentTriggerList{} },
+		func(list *agentsv1alpha1.AgentTriggerList) (any, []string) {
+			out := TriggersOutput{Triggers: []TriggerInfo{}}
+			var lines []string
+			for i := range list.Items {
+				info := triggerInfo(&list.Items[i])
+				out.Triggers = append(out.Triggers, info)
+				lines = append(lines, fmt.Sprintf("%s/%s source=%q requester=%s suspended=%t ready=%s fired=%d last=%s lastQuery=%s",
+					info.Namespace, info.Name, info.Source, cmp(info.Requester, "-"), info.Suspended, info.Ready, info.Fired,
+					cmp(info.LastFireTime, "-"), cmp(info.LastQuery, "-")))
+			}
+			return out, lines
+		})
 }
 
 func triggerInfo(t *agentsv1alpha1.AgentTrigger) TriggerInfo {
