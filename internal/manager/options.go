@@ -74,6 +74,8 @@ type Options struct {
 	KubectlPath string
 	// MCP configures the MCP endpoint (--mcp-* flags); disabled by default.
 	MCP mcpserver.Options
+	// Triggers runs the AgentTrigger controllers (and the watch of Warning events).
+	Triggers bool
 	// AlertsAddr serves the Alertmanager receiver of AgentTriggers; "" or "0" disables it.
 	AlertsAddr string
 	// Now is the clock of the trigger controllers; nil is time.Now. Tests move it.
@@ -99,6 +101,7 @@ func NewOptions() *Options {
 		KubeAPIQPS:           100,
 		KubeAPIBurst:         200,
 		MCP:                  mcpserver.NewOptions(),
+		Triggers:             true,
 	}
 }
 
@@ -132,6 +135,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Requests per second to the API server, per client.")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Burst of requests to the API server, per client.")
 	fs.StringVar(&o.KubectlPath, "kubectl-path", o.KubectlPath, "kubectl binary for the kubectl tool; empty disables the tool.")
+	fs.BoolVar(&o.Triggers, "triggers", o.Triggers, "Run AgentTriggers: create their queries as their authors, watching Warning events for event triggers.")
 	fs.StringVar(&o.AlertsAddr, "alerts-bind-address", o.AlertsAddr, "Address of the Alertmanager receiver of AgentTriggers (/alerts/<namespace>/<trigger>); empty or 0 disables it (the default).")
 	o.MCP.AddFlags(fs)
 }
@@ -182,6 +186,9 @@ func (o *Options) Validate() error {
 	}
 	if o.GracefulShutdown < 0 {
 		errs = append(errs, errors.New("--graceful-shutdown-timeout must not be negative"))
+	}
+	if !o.Triggers && o.AlertsAddr != "" && o.AlertsAddr != "0" {
+		errs = append(errs, errors.New("--alerts-bind-address needs --triggers"))
 	}
 	if err := o.MCP.Validate(); err != nil {
 		errs = append(errs, err)

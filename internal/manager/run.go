@@ -23,6 +23,7 @@ import (
 	"github.com/kubeask/kubeask/internal/certs"
 	"github.com/kubeask/kubeask/internal/controller"
 	"github.com/kubeask/kubeask/internal/llm/catalog"
+	"github.com/kubeask/kubeask/internal/version"
 )
 
 // NewScheme returns the scheme the manager uses: built-in types and the kubeask API.
@@ -72,11 +73,13 @@ func (o *Options) Run(ctx context.Context, cfg *rest.Config) error {
 		// The cache holds only what the controllers watch (kubeask's own kinds). Secrets
 		// and everything read on a user's behalf go straight to the API server.
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+	}
+	if o.Triggers {
 		// Event triggers watch Warning events only: the operator's view of events stays
 		// a fraction of the cluster's.
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+		mgrOpts.Cache.ByObject = map[client.Object]cache.ByObject{
 			&corev1.Event{}: {Field: fields.OneTermEqualSelector("type", corev1.EventTypeWarning)},
-		}},
+		}
 	}
 	if o.SeveralPerProcess {
 		mgrOpts.Controller.SkipNameValidation = &o.SeveralPerProcess
@@ -141,8 +144,10 @@ func (o *Options) Run(ctx context.Context, cfg *rest.Config) error {
 	if a != nil {
 		cat = a.Catalog
 	}
-	if err := o.addTriggers(mgr, cfg, cat); err != nil {
-		return err
+	if o.Triggers {
+		if err := o.addTriggers(mgr, cfg, cat); err != nil {
+			return err
+		}
 	}
 	if err := o.addMCP(ctx, mgr, cfg); err != nil {
 		return err
@@ -153,6 +158,6 @@ func (o *Options) Run(ctx context.Context, cfg *rest.Config) error {
 	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
 		return err
 	}
-	logger.Info("starting kubeask-manager", "admission", o.Admission, "namespace", o.Namespace, "leaderElection", o.LeaderElect)
+	logger.Info("starting kubeask-manager", "version", version.String(), "admission", o.Admission, "namespace", o.Namespace, "leaderElection", o.LeaderElect)
 	return mgr.Start(ctx)
 }

@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -20,12 +21,26 @@ func impersonateOnVerbs(cr *rbacv1.ClusterRole, mode string) []string {
 	var out []string
 	for _, r := range cr.Rules {
 		for _, v := range r.Verbs {
-			if after, ok := strings.CutPrefix(v, "impersonate-on:"+mode+":"); ok && len(r.NonResourceURLs) == 0 {
+			// The general grant (every group and resource); triggersRule checks the one
+			// narrower grant, create on agentqueries.
+			if after, ok := strings.CutPrefix(v, "impersonate-on:"+mode+":"); ok && len(r.NonResourceURLs) == 0 && slices.Equal(r.Resources, []string{"*"}) {
 				out = append(out, after)
 			}
 		}
 	}
 	slices.Sort(out)
+	return out
+}
+
+// triggersRule returns the rules that let the manager create AgentQueries as a
+// trigger's author.
+func triggersRule(cr *rbacv1.ClusterRole) []rbacv1.PolicyRule {
+	var out []rbacv1.PolicyRule
+	for _, r := range cr.Rules {
+		if slices.Contains(r.Verbs, "impersonate-on:user-info:create") && !slices.Equal(r.Resources, []string{"*"}) {
+			out = append(out, r)
+		}
+	}
 	return out
 }
 
@@ -72,8 +87,8 @@ config:
 	}{{
 		name: "default",
 		check: func(t *testing.T, objs []*unstructured.Unstructured) {
-			if n := len(find(objs, "MutatingAdmissionPolicy")) + len(find(objs, "ValidatingAdmissionPolicy")); n != 3 {
-				t.Errorf("want 3 admission policies, got %d", n)
+			if n := len(find(objs, "MutatingAdmissionPolicy")) + len(find(objs, "ValidatingAdmissionPolicy")); n != 4 {
+				t.Errorf("want 4 admission policies, got %d", n)
 			}
 			if n := len(find(objs, "MutatingWebhookConfiguration")) + len(find(objs, "ValidatingWebhookConfiguration")); n != 0 {
 				t.Errorf("policy mode rendered %d webhook configurations", n)
@@ -131,7 +146,7 @@ config:
 				if *fp != admissionregistrationv1.Fail || *se != admissionregistrationv1.SideEffectClassNone {
 					t.Errorf("%s failurePolicy %s sideEffects %s", kind, *fp, *se)
 				}
-				if len(rules) != 1 || !slices.Equal(rules[0].Resources, []string{"agentqueries", "agentsessions"}) ||
+				if len(rules) != 1 || !slices.Equal(rules[0].Resources, []string{"agentqueries", "agentsessions", "agenttriggers"}) ||
 					!slices.Equal(rules[0].Operations, []admissionregistrationv1.OperationType{"CREATE", "UPDATE"}) {
 					t.Errorf("%s rules = %+v", kind, rules)
 				}
@@ -203,6 +218,30 @@ config:
 			if got := impersonateOnVerbs(cr, "serviceaccount"); !slices.Equal(got, readOnly) {
 				t.Errorf("impersonate-on:serviceaccount verbs = %v, want %v", got, readOnly)
 			}
+			// Triggers create their queries as their author: create on agentqueries, nothing else.
+			want := []rbacv1.PolicyRule{{APIGroups: []string{"agents.kubeask.dev"}, Resources: []string{"agentqueries"},
+				Verbs: []string{"impersonate-on:user-info:create", "impersonate-on:serviceaccount:create"}}}
+			if got := triggersRule(cr); !equality.Semantic.DeepEqual(got, want) {
+				t.Errorf("trigger rules = %+v, want %+v", got, want)
+			}
+		},
+	}, {
+		name: "readonly-without-triggers",
+		args: []string{"--set", "agent.allowedModes={ReadOnly}", "--set", "triggers.enabled=false"},
+		check: func(t *testing.T, objs []*unstructured.Unstructured) {
+			cr := convert[rbacv1.ClusterRole](t, one(t, objs, "ClusterRole"))
+			if got := triggersRule(cr); len(got) != 0 {
+				t.Errorf("triggers disabled, yet the manager may create queries as users: %+v", got)
+			}
+			for _, r := range cr.Rules {
+				if slices.Contains(r.Resources, "events") && slices.Contains(r.Verbs, "watch") {
+					t.Errorf("triggers disabled, yet the manager watches events: %+v", r)
+				}
+			}
+			dep := convert[appsv1.Deployment](t, one(t, objs, "Deployment"))
+			if args := dep.Spec.Template.Spec.Containers[0].Args; !slices.Contains(args, "--triggers=false") {
+				t.Errorf("manager args %v lack --triggers=false", args)
+			}
 		},
 	}, {
 		name: "mcp-and-api-keys",
@@ -231,8 +270,8 @@ config:
 			if err := manifest.Apply(t.Context(), adminClient(t), fieldOwner, objs, client.DryRunAll); err != nil {
 				t.Fatalf("server-side dry-run apply: %v", err)
 			}
-			if n := len(find(objs, "CustomResourceDefinition")); n != 2 {
-				t.Errorf("want the 2 CRDs with --include-crds, got %d", n)
+			if n := len(find(objs, "CustomResourceDefinition")); n != 3 {
+				t.Errorf("want the 3 CRDs with --include-crds, got %d", n)
 			}
 			for _, cr := range find(objs, "ClusterRole") {
 				role := convert[rbacv1.ClusterRole](t, cr)
