@@ -18,6 +18,10 @@ export KUBEASK_KUSTOMIZE := $(KUSTOMIZE)
 
 GO_TEST_FLAGS ?= -race -count=1 -timeout=30m
 
+# The release's version (docs/releasing.md), stamped into both binaries at link time.
+VERSION := $(shell cat $(CURDIR)/VERSION)
+VERSION_LDFLAGS := -X github.com/kubeask/kubeask/internal/version.Version=$(VERSION)
+
 .PHONY: help
 help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ { printf "  %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -39,7 +43,7 @@ lint: $(GOLANGCI_LINT) ## Run golangci-lint with the linters listed in .golangci
 
 .PHONY: build
 build: ## Build kubeask-manager and kubectl-ask into bin/.
-	go build -o $(BIN)/ ./cmd/kubeask-manager ./cmd/kubectl-ask
+	go build -ldflags "$(VERSION_LDFLAGS)" -o $(BIN)/ ./cmd/kubeask-manager ./cmd/kubectl-ask
 
 .PHONY: controlplane
 controlplane: ## Build etcd, kube-apiserver, kube-controller-manager and kube-scheduler (once).

@@ -22,6 +22,7 @@ import (
 	"github.com/kubeask/kubeask/internal/askcli/cmd/newtrigger"
 	"github.com/kubeask/kubeask/internal/askcli/cmd/sessions"
 	"github.com/kubeask/kubeask/internal/askcli/cmd/triggers"
+	"github.com/kubeask/kubeask/internal/askcli/cmd/version"
 	"github.com/kubeask/kubeask/internal/askcli/exitcode"
 	"github.com/kubeask/kubeask/internal/askcli/factory"
 	"github.com/kubeask/kubeask/internal/askcli/iostreams"
@@ -102,6 +103,7 @@ Exit codes: 0 answered, 1 failed, 2 usage error, 3 awaiting approval,
 		triggers.NewCmd(f),
 		newtrigger.NewCmdOn(f),
 		newtrigger.NewCmdEvery(f),
+		version.NewCmd(f),
 	)
 	return root
 }
