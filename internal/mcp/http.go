@@ -77,7 +77,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		if !ok {
 			return
 		}
-		if allowed, wait := s.limiter.Allow(caller.Key()); !allowed {
+		if allowed, wait := s.limiter.Allow(caller.RateKey()); !allowed {
 			s.metrics.Reject("rate_limited")
 			secs := ratelimit.RetryAfterSeconds(wait)
 			w.Header().Set("Retry-After", strconv.Itoa(secs))

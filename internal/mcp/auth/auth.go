@@ -11,8 +11,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"maps"
 	"slices"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/kubeask/kubeask/internal/identity"
@@ -44,21 +46,48 @@ type Caller struct {
 	Expiry time.Time
 }
 
-// Key identifies the caller for rate limiting and per-caller caches: the username,
-// uid and groups (and, in passthrough mode, the credential itself, since two tokens of
-// one user may carry different rights).
-func (c *Caller) Key() string {
+// Key identifies the caller for per-caller caches (clients, SSE sessions,
+// confirmations): the username, uid, groups and extra, and, in passthrough mode, the
+// credential itself, since two tokens of one user may carry different rights. Extra is
+// part of it because it is impersonated and may narrow what a token may do (scopes, a
+// ServiceAccount token's credential id): two tokens of one user with different extras
+// are two callers, and share no clients, sessions or confirmations.
+func (c *Caller) Key() string { return c.key(true) }
+
+// RateKey identifies the person behind the caller for rate limiting: the username, uid
+// and groups only, so that minting more tokens (each with its own credential id) does
+// not buy more requests.
+func (c *Caller) RateKey() string { return c.key(false) }
+
+// key hashes the identity. Every string is length-prefixed, so no choice of names can
+// make two different identities encode alike; groups and extra keys are sorted, so
+// their order does not matter. Extra values keep their order: they are impersonated in
+// that order, and a cache miss costs less than guessing which extras are sets.
+func (c *Caller) key(credential bool) string {
 	h := sha256.New()
-	h.Write([]byte(c.Identity.Username))
-	h.Write([]byte{0})
-	h.Write([]byte(c.Identity.UID))
-	h.Write([]byte{0})
+	field := func(s string) { _, _ = fmt.Fprintf(h, "%d:%s", len(s), s) }
+	field(c.Identity.Username)
+	field(c.Identity.UID)
 	groups := slices.Clone(c.Identity.Groups)
 	slices.Sort(groups)
-	h.Write([]byte(strings.Join(groups, "\x00")))
-	if c.Token != "" {
-		h.Write([]byte{1})
-		h.Write([]byte(c.Token))
+	field(strconv.Itoa(len(groups)))
+	for _, g := range groups {
+		field(g)
+	}
+	if credential {
+		keys := slices.Sorted(maps.Keys(c.Identity.Extra))
+		field(strconv.Itoa(len(keys)))
+		for _, k := range keys {
+			field(k)
+			field(strconv.Itoa(len(c.Identity.Extra[k])))
+			for _, v := range c.Identity.Extra[k] {
+				field(v)
+			}
+		}
+		if c.Token != "" {
+			field("passthrough")
+			field(c.Token)
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }

@@ -195,4 +195,35 @@ func TestCallerKey(t *testing.T) {
 	if p1.Key() == p2.Key() {
 		t.Error("in passthrough mode two tokens of one user are two callers")
 	}
+	withExtra := func(extra map[string][]string) *Caller {
+		return &Caller{Identity: identity.Identity{Username: "alice", Groups: []string{"a", "b"}, Extra: extra}}
+	}
+	cred1 := withExtra(map[string][]string{"authentication.kubernetes.io/credential-id": {"JTI=1"}, "scopes": {"view"}})
+	cred1Again := withExtra(map[string][]string{"scopes": {"view"}, "authentication.kubernetes.io/credential-id": {"JTI=1"}})
+	cred2 := withExtra(map[string][]string{"authentication.kubernetes.io/credential-id": {"JTI=2"}, "scopes": {"view"}})
+	if cred1.Key() != cred1Again.Key() {
+		t.Error("the key must not depend on the order of extra keys")
+	}
+	for name, other := range map[string]*Caller{
+		"no extra":              b,
+		"another credential id": cred2,
+		"fewer extra keys":      withExtra(map[string][]string{"scopes": {"view"}}),
+		"an extra value moved":  withExtra(map[string][]string{"scopes": {"view", "JTI=1"}}),
+		"an empty extra key":    withExtra(map[string][]string{"authentication.kubernetes.io/credential-id": {"JTI=1"}, "scopes": {"view"}, "x": nil}),
+	} {
+		if other.Key() == cred1.Key() {
+			t.Errorf("%s: two callers that differ in extra share a key", name)
+		}
+	}
+	if cred1.RateKey() != cred2.RateKey() || p1.RateKey() != p2.RateKey() {
+		t.Error("rate limiting is per person: tokens of one user must share a bucket")
+	}
+	if cred1.RateKey() == c.RateKey() {
+		t.Error("rate limiting must tell users with different groups apart")
+	}
+	// Length-prefixed fields: names cannot be shifted from one field to another.
+	if (&Caller{Identity: identity.Identity{Username: "a", Groups: []string{"b\x00c"}}}).Key() ==
+		(&Caller{Identity: identity.Identity{Username: "a", Groups: []string{"b", "c"}}}).Key() {
+		t.Error("a group containing a separator encodes like two groups")
+	}
 }
