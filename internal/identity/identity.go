@@ -1,9 +1,9 @@
 // Package identity turns a requester into Kubernetes clients that act as that person.
 //
 // The operator's own rest.Config is never used for a user's request as it is: every
-// config handed out here is a copy that impersonates the requester, and all of them
-// share one HTTP transport (one connection pool) with the operator's own credentials
-// underneath. The API server then authorizes each call as the requester, so a tool can
+// client handed out here impersonates the requester, and all of them share one HTTP
+// transport (one connection pool) with the operator's own credentials underneath. The
+// configs that go with those clients carry no credentials at all. The API server then authorizes each call as the requester, so a tool can
 // never see or do more than the person who asked.
 package identity
 
@@ -137,13 +137,29 @@ func (f *Factory) ConfigFor(id Identity) (*rest.Config, error) {
 	return cfg, nil
 }
 
-// ClientFor returns a config (without impersonation settings of its own) and an HTTP
-// client that impersonates id over the shared transport. Pass both to the
-// NewForConfigAndClient constructors of client-go.
+// ClientFor returns a config and an HTTP client that impersonates id over the shared
+// transport. Pass both to the NewForConfigAndClient constructors of client-go.
+//
+// The config holds only what locates and verifies the API server (host, API path,
+// content settings, CA and TLS server name) and client tuning (QPS, burst, timeout,
+// user agent): no bearer token, client certificate, exec or auth provider, basic auth
+// or impersonation. The operator's credentials live only inside the shared transport,
+// under the impersonation; a caller that builds its own transport from this config
+// gets an anonymous client, never the operator's rights.
 func (f *Factory) ClientFor(id Identity) (*rest.Config, *http.Client, error) {
 	if err := f.Check(id); err != nil {
 		return nil, nil, err
 	}
 	rt := transport.NewImpersonatingRoundTripper(f.impersonation(id), f.http.Transport)
-	return rest.CopyConfig(f.base), &http.Client{Transport: rt, Timeout: f.http.Timeout}, nil
+	return serverOnly(f.base), &http.Client{Transport: rt, Timeout: f.http.Timeout}, nil
+}
+
+// serverOnly copies base without any credential. rest.AnonymousClientConfig is
+// client-go's own list of fields that are safe to copy, kept up to date upstream; the
+// byte slices are cloned so that nothing shares memory with the operator's config.
+func serverOnly(base *rest.Config) *rest.Config {
+	cfg := rest.AnonymousClientConfig(base)
+	cfg.CAData = slices.Clone(base.CAData)
+	cfg.NextProtos = slices.Clone(base.NextProtos)
+	return cfg
 }
