@@ -287,6 +287,7 @@ func (r *run) settle(ctx context.Context) (stop bool, err error) {
 			r.st.Steps[i].State, r.st.Steps[i].Error = agentsv1alpha1.StepFailed, "the tool is no longer available"
 			continue
 		}
+		// What the tool returned reaches the model through the replayed step.
 		if _, _, err := r.execute(ctx, i, tool, []byte(s.Arguments)); err != nil {
 			return true, err
 		}

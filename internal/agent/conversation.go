@@ -89,7 +89,14 @@ func sessionHistory(ctx context.Context, env *tools.Env, q *agentsv1alpha1.Agent
 
 // replaySteps turns the steps recorded in status into conversation turns, for a run
 // that resumes (after an approval, or after the operator restarted). Each step becomes
-// one call and its result; nothing is executed again.
+// an assistant message with one call and the tool message that answers it; nothing is
+// executed again.
+//
+// The step id is the call id of both: status does not keep the model's own call ids
+// nor which calls came in one turn, and it needs neither. Each replayed call is
+// answered right after it by exactly one result with its id, which is all that every
+// provider checks, and step ids are unique in a query and fit every provider's id
+// syntax (Anthropic's ^[a-zA-Z0-9_-]+$ included), where a model's ids might not.
 func replaySteps(steps []agentsv1alpha1.Step) []llm.Message {
 	var msgs []llm.Message
 	for _, s := range steps {

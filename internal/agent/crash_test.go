@@ -34,6 +34,13 @@ func newOperator(t *testing.T) *agent.Agent {
 // newOperatorFor builds an agent whose clients use cfg.
 func newOperatorFor(t testing.TB, cfg *rest.Config) *agent.Agent {
 	t.Helper()
+	return newOperatorWith(t, cfg, catalogFile, catalog.StaticKeys{})
+}
+
+// newOperatorWith builds an agent whose clients use cfg, with the model catalog in
+// catalogPath and its API keys from keys.
+func newOperatorWith(t testing.TB, cfg *rest.Config, catalogPath string, keys catalog.StaticKeys) *agent.Agent {
+	t.Helper()
 	c, err := cluster.Client(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -50,12 +57,12 @@ func newOperatorFor(t testing.TB, cfg *rest.Config) *agent.Agent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := catalog.Load(catalogFile)
+	cat, err := catalog.Load(catalogPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &agent.Agent{Client: c, Reader: c, Identity: ids, Mapper: tools.NewMapper(dc), Tools: reg, Catalog: cat,
-		Models: catalog.NewClients(cat, catalog.StaticKeys{}, catalog.ClientsOptions{})}
+		Models: catalog.NewClients(cat, keys, catalog.ClientsOptions{})}
 }
 
 // dies runs a.Run as an operator process that dies inside hook: runtime.Goexit ends

@@ -47,17 +47,20 @@ func TestDeletingAQueryCancelsItsRun(t *testing.T) {
 func TestLimitsAreEnforced(t *testing.T) {
 	t.Run("maxSteps", func(t *testing.T) {
 		prompt := "Loop on tools."
-		var lastHadTools atomic.Bool
+		// The last request keeps the tools declared (Anthropic refuses tool calls in a
+		// conversation without tools) and forbids calling them.
+		var lastForbade atomic.Bool
 		scripts.Set(prompt, func(req llmtest.Request) llmtest.Reply {
-			lastHadTools.Store(len(req.Tools) > 0)
-			if len(req.Tools) == 0 {
+			forbids := req.ToolChoice == "none" && len(req.Tools) > 0
+			lastForbade.Store(forbids)
+			if forbids {
 				return llmtest.Reply{Text: "Stopped at the limit."}
 			}
 			return llmtest.Reply{Calls: []llmtest.Call{{Name: "api_resources", Args: `{}`}}}
 		})
 		q := waitFor(t, ask(t, alice, "team-a", prompt, func(q *agentsv1alpha1.AgentQuery) { q.Spec.MaxSteps = 2 }), agentsv1alpha1.QuerySucceeded)
-		if len(q.Status.Steps) != 2 || q.Status.Answer != "Stopped at the limit." || lastHadTools.Load() {
-			t.Errorf("steps %d, answer %q; the last request must offer no tools", len(q.Status.Steps), q.Status.Answer)
+		if len(q.Status.Steps) != 2 || q.Status.Answer != "Stopped at the limit." || !lastForbade.Load() {
+			t.Errorf("steps %d, answer %q; the last request must forbid tool calls", len(q.Status.Steps), q.Status.Answer)
 		}
 	})
 	t.Run("timeout", func(t *testing.T) {

@@ -45,7 +45,9 @@ func (r *run) loop(ctx context.Context) error {
 	for calls := 0; calls < r.maxSteps+5; calls++ {
 		req := llm.Request{System: system, Messages: msgs, Tools: decls}
 		if r.exhausted {
-			req.Tools = nil
+			// The tools stay declared: Anthropic refuses a conversation with tool calls
+			// in it and no tools. The model is told not to call them instead.
+			req.ForbidToolCalls = true
 			req.Messages = append(msgs, llm.Message{Role: llm.RoleUser,
 				Text: fmt.Sprintf("The step limit of this query (%d tool calls) is reached. Answer now with what you know, and say what you could not check.", r.maxSteps)})
 		}
@@ -124,6 +126,11 @@ func (r *run) answer(ctx context.Context, resp *llm.Response) error {
 
 // handleCall records and, when the mode allows, runs one tool call. A mutating call in
 // Propose mode is recorded as proposed and not run (isProposal).
+//
+// The result answers the call with the model's own call id: providers refuse a result
+// whose id is not the id of a call of the assistant message before it. The step id is
+// ours, for status and approvals; it becomes the call id only when the conversation is
+// rebuilt from status (replaySteps), where it names both the call and its result.
 func (r *run) handleCall(ctx context.Context, call llm.ToolCall) (res llm.ToolResult, isProposal bool, err error) {
 	res = llm.ToolResult{CallID: call.ID, Name: call.Name, IsError: true}
 	if len(r.st.Steps) >= r.maxSteps {
@@ -170,7 +177,8 @@ func (r *run) handleCall(ctx context.Context, call llm.ToolCall) (res llm.ToolRe
 		}
 	}
 	r.st.Steps = append(r.st.Steps, step)
-	return r.execute(ctx, len(r.st.Steps)-1, tool, call.Arguments)
+	res.Content, res.IsError, err = r.execute(ctx, len(r.st.Steps)-1, tool, call.Arguments)
+	return res, false, err
 }
 
 // execute runs step i. The invariant that makes a mutation never run twice: a step
@@ -179,9 +187,10 @@ func (r *run) handleCall(ctx context.Context, call llm.ToolCall) (res llm.ToolRe
 // If the Running record cannot be written, the tool does not run. A step that only
 // reads is saved for the next status write: if the operator stops before that, the
 // resumed run simply asks the model again.
-func (r *run) execute(ctx context.Context, i int, tool tools.Tool, args json.RawMessage) (llm.ToolResult, bool, error) {
+//
+// It returns what the model is told: the tool's text, and whether it is an error.
+func (r *run) execute(ctx context.Context, i int, tool tools.Tool, args json.RawMessage) (content string, isError bool, err error) {
 	step := &r.st.Steps[i]
-	res := llm.ToolResult{CallID: step.ID, Name: step.Tool}
 	step.State, step.StartTime = agentsv1alpha1.StepRunning, now()
 	record := func(ctx context.Context) error {
 		if step.ReadOnly {
@@ -190,39 +199,39 @@ func (r *run) execute(ctx context.Context, i int, tool tools.Tool, args json.Raw
 		return r.w.write(ctx, r.st)
 	}
 	if err := record(ctx); err != nil {
-		return res, false, err
+		return "", false, err
 	}
 	if r.beforeExecute != nil {
 		// The hook's contract is "after the Running record": make it durable for reads too.
 		if err := r.w.write(ctx, r.st); err != nil {
-			return res, false, err
+			return "", false, err
 		}
 		r.beforeExecute(ctx, *step)
 	}
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), toolTimeout)
 	defer cancel()
 	start := time.Now()
-	out, err := tool.Call(callCtx, r.env, args)
+	out, callErr := tool.Call(callCtx, r.env, args)
 	if r.afterExecute != nil {
 		r.afterExecute(ctx, *step)
 	}
 	step = &r.st.Steps[i]
 	step.Duration = &metav1.Duration{Duration: time.Since(start).Round(time.Millisecond)}
 	switch {
-	case err != nil:
-		step.State, step.Error = agentsv1alpha1.StepFailed, err.Error()
-		res.Content, res.IsError = "the tool failed: "+err.Error(), true
-		r.log.Error(err, "tool failed", "tool", step.Tool)
+	case callErr != nil:
+		step.State, step.Error = agentsv1alpha1.StepFailed, callErr.Error()
+		content, isError = "the tool failed: "+callErr.Error(), true
+		r.log.Error(callErr, "tool failed", "tool", step.Tool)
 	default:
 		step.State, step.Output = agentsv1alpha1.StepDone, out.Text
 		if out.IsError {
 			step.Error = truncate(firstLine(out.Text), agentsv1alpha1.MaxStepErrorLength)
 		}
-		res.Content, res.IsError = out.Text, out.IsError
+		content, isError = out.Text, out.IsError
 	}
 	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer wcancel()
-	return res, false, record(wctx)
+	return content, isError, record(wctx)
 }
 
 func firstLine(s string) string {

@@ -29,6 +29,11 @@ type Request struct {
 	Messages []Message
 	// Tools declares the functions the model may call. Empty means none.
 	Tools []Tool
+	// ForbidToolCalls asks the model to answer without calling any of Tools, which stay
+	// declared: Anthropic refuses a conversation that holds tool_use or tool_result
+	// blocks when it defines no tools, and an unchanged tool list keeps the provider's
+	// prompt cache. Ignored without Tools.
+	ForbidToolCalls bool
 	// MaxTokens bounds the reply. Zero uses the client's configured default.
 	MaxTokens int
 }

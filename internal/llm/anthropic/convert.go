@@ -47,6 +47,9 @@ func (c *Client) params(req llm.Request) (sdk.MessageNewParams, error) {
 		}
 		p.Tools = append(p.Tools, tool)
 	}
+	if req.ForbidToolCalls && len(p.Tools) > 0 {
+		p.ToolChoice = sdk.ToolChoiceUnionParam{OfNone: &sdk.ToolChoiceNoneParam{}}
+	}
 	return p, nil
 }
 

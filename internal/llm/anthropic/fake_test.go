@@ -7,7 +7,8 @@ import (
 )
 
 // The fake endpoint is llmtest.Scripted: canned answers in order, every request
-// recorded for assertions on the wire format.
+// recorded for assertions on the wire format, and every conversation checked with the
+// rules of the real API (llmtest.Anthropic), so a request Anthropic would refuse fails here too.
 type (
 	reply    = llmtest.Canned
 	received = llmtest.Recorded
@@ -15,5 +16,5 @@ type (
 
 func newFake(t *testing.T, script ...reply) *llmtest.Scripted {
 	t.Helper()
-	return llmtest.NewScripted(t, script...)
+	return llmtest.NewScripted(t, llmtest.Anthropic, script...)
 }

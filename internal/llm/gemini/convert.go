@@ -46,6 +46,9 @@ func (c *Client) convert(req llm.Request) ([]*genai.Content, *genai.GenerateCont
 			tool.FunctionDeclarations = append(tool.FunctionDeclarations, decl)
 		}
 		config.Tools = []*genai.Tool{tool}
+		if req.ForbidToolCalls {
+			config.ToolConfig = &genai.ToolConfig{FunctionCallingConfig: &genai.FunctionCallingConfig{Mode: genai.FunctionCallingConfigModeNone}}
+		}
 	}
 	var contents []*genai.Content
 	for i, m := range req.Messages {

@@ -1,12 +1,13 @@
 // Package llmtest is for tests only: a local server that speaks the OpenAI chat
 // completions wire protocol (as OpenAI, vLLM, Ollama and friends do), scripted by the
-// test, so that the agent is tested through the real openai-go client with no network.
+// test, so that the agent is tested through the real openai-go client with no network;
+// and Scripted, a raw server of canned answers for each provider's wire-format tests.
+// Every fake enforces its provider's conversation rules (see Protocol).
 package llmtest
 
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -62,7 +63,9 @@ type Request struct {
 			Name string `json:"name"`
 		} `json:"function"`
 	} `json:"tools"`
-	Header http.Header `json:"-"`
+	// ToolChoice is the request's tool_choice ("none", "auto", an object), if any.
+	ToolChoice any         `json:"tool_choice,omitempty"`
+	Header     http.Header `json:"-"`
 	// Context is the HTTP request's context: it ends when the client gives up.
 	Context context.Context `json:"-"`
 }
@@ -117,10 +120,11 @@ type Server struct {
 	// Latency delays every answer.
 	Latency time.Duration
 
-	script func(Request) Reply
-	calls  atomic.Int64
-	mu     sync.Mutex
-	reqs   []Request
+	script   func(Request) Reply
+	calls    atomic.Int64
+	mu       sync.Mutex
+	reqs     []Request
+	rejected []Rejection
 }
 
 // NewServer starts a server whose answers come from script. Close it when done.
@@ -143,6 +147,14 @@ func (s *Server) Requests() []Request {
 // Calls is the number of requests received.
 func (s *Server) Calls() int64 { return s.calls.Load() }
 
+// Rejections returns the requests refused so far because OpenAI would refuse them
+// (see checkOpenAIChat), for tests to show why a conversation failed.
+func (s *Server) Rejections() []Rejection {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Rejection(nil), s.rejected...)
+}
+
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	if !strings.HasSuffix(r.URL.Path, "/chat/completions") || r.Method != http.MethodPost {
 		http.Error(w, `{"error":{"message":"not found","type":"invalid_request_error"}}`, http.StatusNotFound)
@@ -164,6 +176,17 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.reqs = append(s.reqs, req)
 	s.mu.Unlock()
+	// The script never sees a conversation the real API refuses: the client gets
+	// OpenAI's 400, as it would in production.
+	if rej := OpenAI.Check(r.URL.Path, body); rej != nil {
+		s.mu.Lock()
+		s.rejected = append(s.rejected, *rej)
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(rej.Status)
+		_, _ = io.WriteString(w, rej.Body)
+		return
+	}
 	if s.Latency > 0 {
 		select {
 		case <-time.After(s.Latency):
@@ -181,29 +204,5 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, reply.Body)
 		return
 	}
-	msg := map[string]any{"role": "assistant", "content": reply.Text}
-	finish := "stop"
-	if len(reply.Calls) > 0 {
-		var calls []map[string]any
-		for i, c := range reply.Calls {
-			calls = append(calls, map[string]any{
-				"id": fmt.Sprintf("call_%d_%d", n, i), "type": "function",
-				"function": map[string]any{"name": c.Name, "arguments": c.Args},
-			})
-		}
-		msg["tool_calls"] = calls
-		if reply.Text == "" {
-			msg["content"] = nil
-		}
-		finish = "tool_calls"
-	}
-	in, out := reply.InputTokens, reply.OutputTokens
-	if in == 0 && out == 0 {
-		in, out = 10, 5
-	}
-	_ = json.NewEncoder(w).Encode(map[string]any{ //nolint:errchkjson // the client sees a broken reply if this fails; nothing else to do
-		"id": fmt.Sprintf("chatcmpl-%d", n), "object": "chat.completion", "created": time.Now().Unix(), "model": req.Model,
-		"choices": []any{map[string]any{"index": 0, "message": msg, "finish_reason": finish}},
-		"usage":   map[string]any{"prompt_tokens": in, "completion_tokens": out, "total_tokens": in + out},
-	})
+	_ = json.NewEncoder(w).Encode(openAICompletion(n, req.Model, reply)) //nolint:errchkjson // the client sees a broken reply if this fails; nothing else to do
 }

@@ -12,15 +12,18 @@ import (
 
 // Scripted is a raw HTTP server for provider wire-format tests: each request gets the
 // next canned answer, and every request is recorded for assertions on what the client
-// really sent.
+// really sent. A conversation its provider would refuse gets the provider's 400
+// instead, and uses up no answer.
 type Scripted struct {
 	// URL is the server's base URL.
 	URL string
 
-	t      *testing.T
-	mu     sync.Mutex
-	script []Canned
-	got    []Recorded
+	t        *testing.T
+	protocol Protocol
+	mu       sync.Mutex
+	script   []Canned
+	got      []Recorded
+	rejected []Rejection
 }
 
 // Recorded is one request the server received.
@@ -54,11 +57,11 @@ type Canned struct {
 	Delay time.Duration
 }
 
-// NewScripted starts a server that answers with script, in order; it is closed when
-// the test ends. A request beyond the script fails the test.
-func NewScripted(t *testing.T, script ...Canned) *Scripted {
+// NewScripted starts a server of protocol p that answers with script, in order; it is
+// closed when the test ends. A request beyond the script fails the test.
+func NewScripted(t *testing.T, p Protocol, script ...Canned) *Scripted {
 	t.Helper()
-	s := &Scripted{t: t, script: script}
+	s := &Scripted{t: t, protocol: p, script: script}
 	srv := httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL
@@ -72,6 +75,13 @@ func (s *Scripted) Requests() []Recorded {
 	return append([]Recorded(nil), s.got...)
 }
 
+// Rejections returns the requests refused so far by the provider's rules.
+func (s *Scripted) Rejections() []Rejection {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Rejection(nil), s.rejected...)
+}
+
 func (s *Scripted) serve(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -79,6 +89,16 @@ func (s *Scripted) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.got = append(s.got, Recorded{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
+	if rej := s.protocol.Check(r.URL.Path, body); rej != nil {
+		s.rejected = append(s.rejected, *rej)
+		n := len(s.got)
+		s.mu.Unlock()
+		s.t.Logf("the fake %s server refused request %d as the real API would: %s", s.protocol, n, rej.Message)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(rej.Status)
+		_, _ = io.WriteString(w, rej.Body)
+		return
+	}
 	if len(s.script) == 0 {
 		s.mu.Unlock()
 		s.t.Errorf("unexpected request %d to %s", len(s.got), r.URL.Path)

@@ -31,6 +31,10 @@ func (c *Client) params(req llm.Request) (sdk.ChatCompletionNewParams, error) {
 		}
 		p.Tools = append(p.Tools, tool)
 	}
+	if req.ForbidToolCalls && len(p.Tools) > 0 {
+		// OpenAI refuses tool_choice in a request without tools.
+		p.ToolChoice = sdk.ChatCompletionToolChoiceOptionUnionParam{OfAuto: sdk.String("none")}
+	}
 	maxTokens := req.MaxTokens
 	if maxTokens == 0 {
 		maxTokens = c.maxTokens
