@@ -62,6 +62,19 @@ dev: controlplane build ## Run a local control plane, the CRDs, the operator and
 	go build -o $(BIN)/kubeask-dev ./hack/dev
 	$(BIN)/kubeask-dev --state-dir $(CURDIR)/.dev --bin-dir $(K8S_BIN) --manager $(BIN)/kubeask-manager $(if $(MODEL_CONFIG),--model-config $(MODEL_CONFIG))
 
+##@ Releases (docs/releasing.md)
+
+DIST := $(CURDIR)/dist
+# Every archive entry gets this time: the last commit's (1980-01-01, the earliest a zip
+# holds, outside git), so that two builds of one commit give the same checksums.
+SOURCE_DATE_EPOCH ?= $(or $(shell git log -1 --format=%ct 2>/dev/null),315532800)
+
+.PHONY: dist
+dist: $(HELM) ## Build a release into dist/: kubectl-ask archives for 6 platforms, SHA256SUMS, the krew manifest, the chart, and the image archive if `make image` built it.
+	rm -rf $(DIST)
+	go run ./hack/dist --version $(VERSION) --out $(DIST) --helm $(HELM) --mtime $(SOURCE_DATE_EPOCH) \
+		--image $(BIN)/image/kubeask-manager.oci.tar
+
 ##@ Tools (pinned in hack/tools/go.mod)
 
 $(CONTROLLER_GEN): hack/tools/go.mod
