@@ -15,7 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,6 +32,41 @@ type Options struct {
 	// HTTPClient reaches the endpoint (its TLS settings, e.g. a private CA); nil means
 	// a client with the system roots. Its transport gets the credentials added.
 	HTTPClient *http.Client
+	// AllowInsecureHTTP lets the bridge send the token over plain HTTP to a host other
+	// than this machine (see CheckEndpoint).
+	AllowInsecureHTTP bool
+}
+
+// ErrPlainHTTP is returned for a plain http:// endpoint on a host other than this
+// machine: the bearer token would cross the network unencrypted, readable by anyone on
+// the path, and it is the user's Kubernetes credential.
+var ErrPlainHTTP = errors.New("plain HTTP to a host other than this machine would send your Kubernetes token unencrypted")
+
+// CheckEndpoint parses the endpoint and refuses one the token must not be sent to:
+// anything but an absolute http or https URL with a host, and plain HTTP to a host
+// other than this machine (localhost, 127.0.0.0/8, ::1) unless allowInsecureHTTP.
+func CheckEndpoint(endpoint string, allowInsecureHTTP bool) (*url.URL, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("the endpoint %q is not a URL: %w", endpoint, err)
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return nil, fmt.Errorf("the endpoint %q must be an https:// URL with a host and no user info, e.g. https://kubeask.example.com/mcp", endpoint)
+	}
+	if u.Scheme == "http" && !allowInsecureHTTP && !isLoopback(u.Hostname()) {
+		return nil, fmt.Errorf("%w (%s)", ErrPlainHTTP, u.Host)
+	}
+	return u, nil
+}
+
+// isLoopback reports whether host names this machine. Names other than localhost are
+// not resolved: what a name resolves to can change between this check and the request.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Bridge relays MCP messages between in/out (newline-delimited JSON-RPC, as on
@@ -37,13 +74,20 @@ type Options struct {
 // endpoint fails or ctx ends. Every request carries the bearer token the kubeconfig
 // credentials of restConfig yield (a token, a token file, an exec plugin or an auth
 // provider); client-certificate credentials cannot be forwarded and are refused.
+//
+// The token goes only to the endpoint's own scheme, host and port, over HTTPS or to this
+// machine (CheckEndpoint): a request redirected anywhere else fails instead of carrying it.
 func Bridge(ctx context.Context, restConfig *rest.Config, endpoint string, in io.Reader, out io.Writer, opts *Options) error {
-	authRT, err := credentialsFor(restConfig)
+	if opts == nil {
+		opts = &Options{}
+	}
+	target, err := CheckEndpoint(endpoint, opts.AllowInsecureHTTP)
 	if err != nil {
 		return err
 	}
-	if opts == nil {
-		opts = &Options{}
+	authRT, err := credentialsFor(restConfig)
+	if err != nil {
+		return err
 	}
 	base := http.DefaultTransport
 	hc := &http.Client{}
@@ -55,7 +99,7 @@ func Bridge(ctx context.Context, restConfig *rest.Config, endpoint string, in io
 	}
 	version := &atomic.Value{}
 	version.Store("")
-	hc.Transport = &authorizing{credentials: authRT, base: base, version: version}
+	hc.Transport = &authorizing{credentials: authRT, base: base, version: version, scheme: target.Scheme, host: target.Host}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -119,14 +163,21 @@ func rememberVersion(msg jsonrpc.Message, version *atomic.Value) {
 	}
 }
 
-// authorizing adds the kubeconfig's credentials and the negotiated protocol version.
+// authorizing adds the kubeconfig's credentials and the negotiated protocol version,
+// to requests for the endpoint's own scheme and host only.
 type authorizing struct {
-	credentials func(*http.Request) (string, error)
-	base        http.RoundTripper
-	version     *atomic.Value
+	credentials  func(*http.Request) (string, error)
+	base         http.RoundTripper
+	version      *atomic.Value
+	scheme, host string
 }
 
 func (a *authorizing) RoundTrip(req *http.Request) (*http.Response, error) {
+	// http.Client follows redirects through this transport: without this check a
+	// redirect would take the token to wherever it points, over any scheme.
+	if req.URL.Scheme != a.scheme || !strings.EqualFold(req.URL.Host, a.host) {
+		return nil, fmt.Errorf("refusing to send your token to %s://%s: the endpoint is %s://%s (a redirect?)", req.URL.Scheme, req.URL.Host, a.scheme, a.host)
+	}
 	authz, err := a.credentials(req)
 	if err != nil {
 		return nil, err
