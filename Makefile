@@ -75,6 +75,24 @@ dist: $(HELM) ## Build a release into dist/: kubectl-ask archives for 6 platform
 	go run ./hack/dist --version $(VERSION) --out $(DIST) --helm $(HELM) --mtime $(SOURCE_DATE_EPOCH) \
 		--image $(BIN)/image/kubeask-manager.oci.tar
 
+##@ Image (no Docker daemon: hack/tools/image builds it from Go modules)
+
+IMAGE_REPOSITORY ?= ghcr.io/kubeask/kubeask-manager
+
+.PHONY: image
+image: ## Build the kubeask-manager image (linux/amd64, linux/arm64) into bin/image/kubeask-manager.oci.tar and bin/image/digest.
+	K8S_VERSION=$(K8S_VERSION) IMAGE_REPOSITORY=$(IMAGE_REPOSITORY) hack/tools/image/build.sh
+
+.PHONY: image-push
+image-push: ## Build the image, then push it to REGISTRY=host/repo as :$(cat VERSION), with your docker/podman login.
+	@test -n "$(REGISTRY)" || { echo "usage: make image-push REGISTRY=host/repo" >&2; exit 1; }
+	$(MAKE) image
+	cd hack/tools/image && go run . push --archive $(BIN)/image/kubeask-manager.oci.tar --repository $(REGISTRY) --tag $$(cat $(CURDIR)/VERSION)
+
+.PHONY: test-image
+test-image: ## Test the image builder (reproducible digest, contents, push to an in-process registry).
+	cd hack/tools/image && go test -count=1 ./...
+
 ##@ Tools (pinned in hack/tools/go.mod)
 
 $(CONTROLLER_GEN): hack/tools/go.mod
