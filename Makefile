@@ -70,10 +70,10 @@ DIST := $(CURDIR)/dist
 SOURCE_DATE_EPOCH ?= $(or $(shell git log -1 --format=%ct 2>/dev/null),315532800)
 
 .PHONY: dist
-dist: $(HELM) ## Build a release into dist/: kubectl-ask archives for 6 platforms, SHA256SUMS, the krew manifest, the chart, and the image archive if `make image` built it.
+dist: $(HELM) image ## Build a release into dist/: kubectl-ask archives for 6 platforms, SHA256SUMS, the krew manifest, the chart, the image archive.
 	rm -rf $(DIST)
 	go run ./hack/dist --version $(VERSION) --out $(DIST) --helm $(HELM) --mtime $(SOURCE_DATE_EPOCH) \
-		--image $(BIN)/image/kubeask-manager.oci.tar
+		--image $(BIN)/image/kubeask-manager.oci.tar --require-image
 
 ##@ Image (no Docker daemon: hack/tools/image builds it from Go modules)
 
