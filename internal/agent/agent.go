@@ -77,6 +77,9 @@ type Agent struct {
 	// that only read). What must be durable is written at once: a change to the cluster
 	// before it is made and after, and the end of the run. 0 writes progress as it comes.
 	StatusInterval time.Duration
+	// AllowedModes are the modes this installation runs queries in (kubeask-manager
+	// --allowed-mode); a query in another mode fails. Empty allows every mode.
+	AllowedModes []agentsv1alpha1.Mode
 
 	// beforeExecute, if set, runs after a step is recorded as Running and before the
 	// tool runs. Tests use it to stop the operator at the worst moment.
@@ -197,6 +200,9 @@ func (r *run) prepare(ctx context.Context) (stop bool, err error) {
 	}
 	if r.profile, err = r.Catalog.Profile(profileName); err != nil {
 		return true, r.fail(ctx, ConditionAccepted, ReasonUnknownProfile, err.Error())
+	}
+	if stop, err := r.checkInstallationMode(ctx, mode); stop || err != nil {
+		return stop, err
 	}
 	if !r.profile.AllowsMode(mode) {
 		return true, r.fail(ctx, ConditionAccepted, ReasonModeNotAllowed,

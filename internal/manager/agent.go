@@ -52,6 +52,7 @@ func (o *Options) newAgent(mgr ctrl.Manager, cfg *rest.Config) (*agent.Agent, *a
 		Output:         tools.OutputPolicy{MaxBytes: o.ToolOutputBytes},
 		KubectlPath:    o.KubectlPath,
 		StatusInterval: o.StatusUpdateInterval,
+		AllowedModes:   o.AllowedModes,
 	}
 	pool := agent.NewPool(a, o.AgentWorkers)
 	if err := mgr.Add(pool); err != nil {

@@ -7,8 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
+	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
 	mcpserver "github.com/kubeask/kubeask/internal/mcp"
 )
 
@@ -56,6 +58,11 @@ type Options struct {
 	// StatusUpdateInterval is the least time between two progress writes of a query's
 	// status (see agent.Agent.StatusInterval).
 	StatusUpdateInterval time.Duration
+	// AllowedModes are the agent modes this installation runs queries in; a query in
+	// another mode fails. The chart passes agent.allowedModes, which also decides the
+	// verbs the manager may impersonate: the check holds even where RBAC is broader.
+	// Complete fills in every mode when none is given.
+	AllowedModes []agentsv1alpha1.Mode
 	// ImpersonateExtra are the user-extra keys kept when impersonating a requester.
 	ImpersonateExtra []string
 	// DenyUsers and DenyGroups are requesters the agent never acts as.
@@ -128,6 +135,10 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.ToolOutputBytes, "tool-output-bytes", o.ToolOutputBytes, "Byte budget of each tool result given to the model.")
 	fs.DurationVar(&o.StatusUpdateInterval, "status-update-interval", o.StatusUpdateInterval,
 		"Least time between two writes of a query's progress; changes to the cluster and the end of a run are written at once. 0 writes every step as it starts and ends.")
+	fs.Func("allowed-mode", "An agent mode queries may run in: ReadOnly, Propose or Auto (repeatable); default all three. A query in another mode fails.", func(s string) error {
+		o.AllowedModes = append(o.AllowedModes, agentsv1alpha1.Mode(s))
+		return nil
+	})
 	fs.Func("impersonate-extra", "A user-extra key kept when impersonating a requester (repeatable).", appendTo(&o.ImpersonateExtra))
 	fs.Func("deny-user", "A username the agent never acts as, e.g. a GitOps controller's service account (repeatable).", appendTo(&o.DenyUsers))
 	fs.Func("deny-group", "A group whose members the agent never acts as (repeatable).", appendTo(&o.DenyGroups))
@@ -158,6 +169,14 @@ func (o *Options) Complete() {
 	if o.LeaderElectionNamespace == "" {
 		o.LeaderElectionNamespace = o.Namespace
 	}
+	if len(o.AllowedModes) == 0 {
+		o.AllowedModes = allModes()
+	}
+}
+
+// allModes returns the agent modes, in the order of increasing trust.
+func allModes() []agentsv1alpha1.Mode {
+	return []agentsv1alpha1.Mode{agentsv1alpha1.ModeReadOnly, agentsv1alpha1.ModePropose, agentsv1alpha1.ModeAuto}
 }
 
 // Validate reports every invalid option at once.
@@ -174,6 +193,14 @@ func (o *Options) Validate() error {
 	}
 	if o.AgentWorkers <= 0 {
 		errs = append(errs, fmt.Errorf("--agent-workers must be positive, not %d", o.AgentWorkers))
+	}
+	if len(o.AllowedModes) == 0 {
+		errs = append(errs, errors.New("--allowed-mode: no mode is allowed (run Complete, or pass at least one of ReadOnly, Propose, Auto)"))
+	}
+	for _, m := range o.AllowedModes {
+		if !slices.Contains(allModes(), m) {
+			errs = append(errs, fmt.Errorf("--allowed-mode %q is not a mode (want ReadOnly, Propose or Auto)", m))
+		}
 	}
 	if o.StatusUpdateInterval < 0 || o.StatusUpdateInterval > time.Minute {
 		errs = append(errs, fmt.Errorf("--status-update-interval must be between 0 and 1m, not %s", o.StatusUpdateInterval))

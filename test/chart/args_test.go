@@ -3,11 +3,13 @@ package chart_test
 import (
 	"flag"
 	"io"
+	"slices"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
 	"github.com/kubeask/kubeask/internal/manager"
 )
 
@@ -16,10 +18,17 @@ import (
 // but the manager lacks would crash-loop the pod.
 func TestManagerAcceptsTheChartsArguments(t *testing.T) {
 	renderings := map[string][]string{
-		"default": nil,
-		"webhook": {"--set", "admission.mode=webhook"},
-		"mcp":     {"--set", "mcp.enabled=true"},
-		"extras":  {"--set", "impersonation.userExtraKeys={scopes,authentication.kubernetes.io/credential-id}", "--set", "agent.denyGroups={ci-bots}"},
+		"default":   nil,
+		"webhook":   {"--set", "admission.mode=webhook"},
+		"mcp":       {"--set", "mcp.enabled=true"},
+		"extras":    {"--set", "impersonation.userExtraKeys={scopes,authentication.kubernetes.io/credential-id}", "--set", "agent.denyGroups={ci-bots}"},
+		"read-only": {"--set", "agent.allowedModes={ReadOnly}"},
+		"auto":      {"--set", "agent.allowedModes={ReadOnly,Propose,Auto}"},
+	}
+	// The modes the manager enforces are the ones the chart's RBAC was shaped for.
+	wantModes := map[string][]agentsv1alpha1.Mode{
+		"read-only": {agentsv1alpha1.ModeReadOnly},
+		"auto":      {agentsv1alpha1.ModeReadOnly, agentsv1alpha1.ModePropose, agentsv1alpha1.ModeAuto},
 	}
 	for name, args := range renderings {
 		t.Run(name, func(t *testing.T) {
@@ -38,6 +47,13 @@ func TestManagerAcceptsTheChartsArguments(t *testing.T) {
 			}
 			if opts.ConfigPath == "" || len(opts.DenyUsers) == 0 || len(opts.ImpersonateExtra) == 0 {
 				t.Errorf("options from the chart: config %q, deny users %v, extra %v", opts.ConfigPath, opts.DenyUsers, opts.ImpersonateExtra)
+			}
+			want, ok := wantModes[name]
+			if !ok {
+				want = []agentsv1alpha1.Mode{agentsv1alpha1.ModeReadOnly, agentsv1alpha1.ModePropose} // values.yaml
+			}
+			if !slices.Equal(opts.AllowedModes, want) {
+				t.Errorf("the manager allows modes %v, want agent.allowedModes %v", opts.AllowedModes, want)
 			}
 		})
 	}
