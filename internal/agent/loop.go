@@ -223,9 +223,12 @@ func (r *run) execute(ctx context.Context, i int, tool tools.Tool, args json.Raw
 		content, isError = "the tool failed: "+callErr.Error(), true
 		r.log.Error(callErr, "tool failed", "tool", step.Tool)
 	default:
-		step.State, step.Output = agentsv1alpha1.StepDone, out.Text
+		// The model gets Text; the status, which everyone who may read the query reads,
+		// keeps Recorded, and hides what Text revealed wherever it turns up (the answer).
+		step.State, step.Output = agentsv1alpha1.StepDone, out.Recorded
+		r.w.rec.conceal(out.Revealed)
 		if out.IsError {
-			step.Error = truncate(firstLine(out.Text), agentsv1alpha1.MaxStepErrorLength)
+			step.Error = truncate(firstLine(out.Recorded), agentsv1alpha1.MaxStepErrorLength)
 		}
 		content, isError = out.Text, out.IsError
 	}

@@ -2,12 +2,14 @@ package agent
 
 import (
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
+	"github.com/kubeask/kubeask/internal/redact"
 )
 
 // Condition types and reasons the agent writes on AgentQuery.
@@ -36,6 +38,12 @@ const (
 // that the object stays far below etcd's size limit whatever the tools return.
 func boundStatus(st *agentsv1alpha1.AgentQueryStatus) *agentsv1alpha1.AgentQueryStatus {
 	out := st.DeepCopy()
+	bound(out)
+	return out
+}
+
+// bound cuts st to the API's limits in place.
+func bound(out *agentsv1alpha1.AgentQueryStatus) {
 	out.Answer = truncate(out.Answer, agentsv1alpha1.MaxAnswerLength)
 	out.Summary = truncate(out.Summary, agentsv1alpha1.MaxSummaryLength)
 	for i := range out.Steps {
@@ -50,6 +58,56 @@ func boundStatus(st *agentsv1alpha1.AgentQueryStatus) *agentsv1alpha1.AgentQuery
 	for i := range out.Conditions {
 		out.Conditions[i].Message = truncate(out.Conditions[i].Message, 32768)
 	}
+}
+
+// recorder makes a query's status fit for everyone who may read the query, who may
+// not read what the requester may: step arguments are redacted (a kubectl
+// --from-literal, a Secret's stringData in a manifest), and the secret values that
+// tools showed the model (a profile that allows them) are scrubbed from all of it, the
+// model's answer included. Step outputs are the tools' Recorded text already. It is
+// safe for concurrent use.
+type recorder struct {
+	mu      sync.Mutex
+	secrets redact.Scrubber
+	// args caches redacted arguments by the raw ones: the status is recorded after
+	// every step, and its earlier steps do not change.
+	args map[string]string
+}
+
+// conceal makes the record hide values from now on.
+func (r *recorder) conceal(values []string) {
+	if len(values) == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.secrets.Add(values...)
+}
+
+// record returns a copy of st as it may be written: redacted, then bounded. Redaction
+// comes first, so that no cut leaves the start of a value behind.
+func (r *recorder) record(st *agentsv1alpha1.AgentQueryStatus) *agentsv1alpha1.AgentQueryStatus {
+	out := st.DeepCopy()
+	r.mu.Lock()
+	if r.args == nil {
+		r.args = map[string]string{}
+	}
+	scrub := r.secrets.Scrub
+	for i := range out.Steps {
+		s := &out.Steps[i]
+		args, ok := r.args[s.Arguments]
+		if !ok {
+			args = redact.Arguments(s.Arguments)
+			r.args[s.Arguments] = args
+		}
+		s.Arguments, s.Output, s.Error = scrub(args), scrub(s.Output), scrub(s.Error)
+	}
+	out.Answer, out.Summary = scrub(out.Answer), scrub(out.Summary)
+	for i := range out.Conditions {
+		out.Conditions[i].Message = scrub(out.Conditions[i].Message)
+	}
+	r.mu.Unlock()
+	bound(out)
 	return out
 }
 

@@ -35,6 +35,8 @@ type statusWriter struct {
 	key      types.NamespacedName
 	uid      types.UID
 	interval time.Duration
+	// rec redacts what is written: everyone who may read the query reads it.
+	rec recorder
 
 	mu      sync.Mutex
 	pending *agentsv1alpha1.AgentQueryStatus // newest saved status
@@ -70,7 +72,7 @@ func (w *statusWriter) stop() {
 // save records st to be written soon. It returns the error of an earlier background
 // write: errQueryGone once the query is deleted.
 func (w *statusWriter) save(st *agentsv1alpha1.AgentQueryStatus) error {
-	bounded := boundStatus(st) // a copy: the run goes on changing st
+	bounded := w.rec.record(st) // a copy: the run goes on changing st
 	w.mu.Lock()
 	if err := w.failed; err != nil {
 		w.mu.Unlock()

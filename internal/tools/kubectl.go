@@ -29,6 +29,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/kubeask/kubeask/internal/redact"
 )
 
 // kubectlTimeout bounds one kubectl run (rollout status, wait and drain wait).
@@ -36,6 +38,9 @@ const kubectlTimeout = 60 * time.Second
 
 // maxKubectlStdin bounds the manifest handed to -f -.
 const maxKubectlStdin = 1 << 20
+
+// maxDiffBytes bounds what kubectl diff may print: both versions of each object whole.
+const maxDiffBytes = 2 << 20
 
 // KubectlInput are the arguments of the kubectl tool.
 type KubectlInput struct {
@@ -47,7 +52,7 @@ type KubectlInput struct {
 func kubectlTool() Tool {
 	return Define("kubectl",
 		"Run kubectl as the requester, with their rights only. args is the argument list after 'kubectl'. "+
-			"Read-only commands: get, describe, logs, top, explain, events, api-resources, api-versions, version, cluster-info, diff, auth can-i, auth whoami, rollout status, rollout history. "+
+			"Read-only commands: get, describe, logs, top, explain, events, api-resources, api-versions, version, cluster-info, diff, auth can-i, auth whoami, rollout status, rollout history, apply view-last-applied. "+
 			"Changes the cluster only with the other commands (apply, create, delete, patch, replace, scale, label, annotate, set, rollout restart/undo, ...), which need approval. "+
 			"Not allowed: exec, attach, cp, port-forward, proxy, edit, debug, config, plugins, credential or connection flags, watching or following, and files or URLs (pass a manifest in stdin with -f -).",
 		Annotations{Title: "kubectl", Destructive: true},
@@ -83,7 +88,7 @@ func runKubectl(ctx context.Context, env *Env, in KubectlInput) (*Result, error)
 	if env.Impersonated == nil || env.Impersonated.Impersonate.UserName == "" {
 		return nil, errors.New("kubectl: the environment has no impersonating config")
 	}
-	env.record(call.verb, "kubectl", "", strings.Join(in.Args, " "))
+	env.record(call.verb, "kubectl", "", strings.Join(redact.KubectlArgs(in.Args), " "))
 
 	dir, err := os.MkdirTemp("", "kubeask-kubectl-")
 	if err != nil {
@@ -98,6 +103,11 @@ func runKubectl(ctx context.Context, env *Env, in KubectlInput) (*Result, error)
 	runCtx, cancel := context.WithTimeout(ctx, kubectlTimeout)
 	defer cancel()
 	limit := 4 * env.maxBytes()
+	if call.verb == "diff" {
+		// The diff program prints both versions of each object whole, for redact.Diff to
+		// read; the diff it prints again is as short as diff -u's.
+		limit = max(limit, maxDiffBytes)
+	}
 	stdout, stderr := &cappedBuffer{max: limit}, &cappedBuffer{max: limit}
 	cmd := exec.CommandContext(runCtx, env.KubectlPath, in.Args...)
 	cmd.Dir = dir
@@ -127,40 +137,51 @@ func runKubectl(ctx context.Context, env *Env, in KubectlInput) (*Result, error)
 	failed := code != 0 && (call.verb != "diff" || code != 1)
 
 	// A failed call may still have printed objects (get a b -o yaml when b is missing).
-	// Logs are not redacted, as with pods_log.
-	out := stdout.String()
-	if !env.Output.AllowSecretValues && call.verb != "logs" && out != "" {
-		if out, err = redactKubectlOutput(out, call.output); err != nil {
-			if !failed {
-				return &Result{IsError: true, Text: "kubectl's output was withheld: " + err.Error()}, nil
-			}
-			out = "" // the error on stderr is the answer
+	out, recorded, revealed, redactErr := redactKubectlOutput(call, stdout.String())
+	switch {
+	case env.Output.AllowSecretValues && redactErr != nil:
+		recorded = "[kubectl's output is not kept in the record: " + redactErr.Error() + "]"
+		revealed = rawRevealed(in.Args, out)
+	case redactErr != nil:
+		if !failed {
+			return &Result{IsError: true, Text: "kubectl's output was withheld: " + redactErr.Error()}, nil
 		}
+		out, recorded = "", "" // the error on stderr is the answer
+	case !env.Output.AllowSecretValues:
+		out = recorded
 	}
-	var text strings.Builder
-	if failed {
-		fmt.Fprintf(&text, "kubectl exited with status %d:\n", code)
-		text.WriteString(stderr.String())
-		if out != "" {
-			text.WriteString("\n" + out)
-		}
-	} else {
-		text.WriteString(out)
-		if s := stderr.String(); s != "" { // warnings, "No resources found"
-			if out != "" && !strings.HasSuffix(out, "\n") {
-				text.WriteByte('\n')
-			}
-			text.WriteString(s)
-		}
-		if text.Len() == 0 {
-			text.WriteString("(kubectl printed nothing)")
-		}
-	}
+	errOut, _ := redact.Text(stderr.String())
 	truncated := stdout.dropped > 0 || stderr.dropped > 0
-	if truncated {
-		fmt.Fprintf(&text, "\n[truncated: kubectl printed %d more bytes than the %d-byte read limit. Narrow the request: a namespace, a selector, --tail.]", stdout.dropped+stderr.dropped, limit)
+	text := func(out string) string {
+		var text strings.Builder
+		if failed {
+			fmt.Fprintf(&text, "kubectl exited with status %d:\n", code)
+			text.WriteString(errOut)
+			if out != "" {
+				text.WriteString("\n" + out)
+			}
+		} else {
+			text.WriteString(out)
+			if errOut != "" { // warnings, "No resources found"
+				if out != "" && !strings.HasSuffix(out, "\n") {
+					text.WriteByte('\n')
+				}
+				text.WriteString(errOut)
+			}
+			if text.Len() == 0 {
+				text.WriteString("(kubectl printed nothing)")
+			}
+		}
+		if truncated {
+			fmt.Fprintf(&text, "\n[truncated: kubectl printed %d more bytes than the %d-byte read limit. Narrow the request: a namespace, a selector, --tail.]", stdout.dropped+stderr.dropped, limit)
+		}
+		return text.String()
 	}
-	return &Result{Text: text.String(), IsError: failed, Truncated: truncated}, nil
+	res := &Result{Text: text(out), Recorded: text(recorded), IsError: failed, Truncated: truncated}
+	if env.Output.AllowSecretValues {
+		res.Revealed = revealed
+	}
+	return res, nil
 }
 
 // kubectlEnviron is the child's whole environment: nothing of the manager's is
@@ -176,7 +197,8 @@ func kubectlEnviron(dir, kubeconfig string) []string {
 	// empty. Where the manager's image has none, diff fails with a readable error.
 	for _, p := range []string{"/usr/bin/diff", "/bin/diff"} {
 		if _, err := os.Stat(p); err == nil {
-			environ = append(environ, "KUBECTL_EXTERNAL_DIFF="+p+" -u -N")
+			// The whole of both versions (-U): redact.Diff redacts them as objects.
+			environ = append(environ, fmt.Sprintf("KUBECTL_EXTERNAL_DIFF=%s -N -U%d", p, redact.DiffContextLines))
 			break
 		}
 	}

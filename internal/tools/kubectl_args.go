@@ -14,6 +14,20 @@ type kubectlCall struct {
 	output string
 	// readsStdin is true when the manifest comes from the stdin field (-f -).
 	readsStdin bool
+	// subcommand is the word after create or apply, when it is not a flag ("token",
+	// "secret", "view-last-applied").
+	subcommand string
+	// unredactable names the flag that makes the output impossible to redact (--raw,
+	// --template, --resolve), accepted only when the policy allows secret values.
+	unredactable string
+}
+
+// unredactableWhy says what makes the output impossible to redact.
+func (c kubectlCall) unredactableWhy() string {
+	if c.unredactable != "" {
+		return "--" + c.unredactable
+	}
+	return "-o " + c.output
 }
 
 // kubectlCommands are the built-in kubectl commands the tool runs, each marked
@@ -34,6 +48,7 @@ var kubectlCommands = map[string]bool{
 // readOnlySubcommands are the read-only subcommands of commands that also mutate.
 var readOnlySubcommands = map[string]bool{
 	"auth can-i": true, "auth whoami": true, "rollout status": true, "rollout history": true,
+	"apply view-last-applied": true,
 }
 
 // refusedKubectlFlags choose who kubectl is, where it connects, or what it reads and
@@ -86,6 +101,12 @@ func parseKubectlArgs(args []string, haveStdin, allowSecretValues bool) (kubectl
 			return refuse("put the %s subcommand right after %q (e.g. [\"%s\",\"%s\",...])", cmd, cmd, cmd, map[string]string{"auth": "can-i", "rollout": "status"}[cmd])
 		}
 		call.verb = cmd + " " + args[1]
+	}
+	if (cmd == "create" || cmd == "apply") && len(args) > 1 && !strings.HasPrefix(args[1], "-") {
+		call.subcommand = args[1]
+		if cmd == "apply" && strings.HasSuffix(args[1], "-last-applied") {
+			call.verb = cmd + " " + args[1] // view-last-applied only reads
+		}
 	}
 	if cmd == "cluster-info" && slices.Contains(args, "dump") {
 		return refuse("cluster-info dump is not allowed: its output is unbounded; list what you need with get, describe or logs")
@@ -149,8 +170,11 @@ func parseKubectlArgs(args []string, haveStdin, allowSecretValues bool) (kubectl
 				err = output(value)
 			case slices.Contains(streamingKubectlFlags, name) && (!hasValue || value != "false"):
 				return refuse("--%s is not allowed: the tool returns when kubectl exits, it does not stream or attach", name)
-			case slices.Contains(unredactableKubectlFlags, name) && !allowSecretValues:
-				return refuse("--%s could print secret values, which this profile hides", name)
+			case slices.Contains(unredactableKubectlFlags, name) && (!hasValue || value != "false"):
+				if !allowSecretValues {
+					return refuse("--%s could print secret values, which this profile hides", name)
+				}
+				call.unredactable = name
 			}
 			if err != nil {
 				return kubectlCall{}, err

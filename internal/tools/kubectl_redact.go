@@ -1,101 +1,61 @@
 package tools
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"regexp"
+	"slices"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"sigs.k8s.io/yaml"
+	"github.com/kubeask/kubeask/internal/redact"
 )
 
-// redactKubectlOutput applies the output policy's redaction to what kubectl printed.
-// Objects printed as JSON or YAML are redacted like the other tools' (Redact); text
-// (describe, rollout history, set env --list) has the values of credential-like
-// "name: value" and "NAME=value" lines replaced. Formats that cannot be redacted
-// (templates, jsonpath, custom columns, --raw) are refused before kubectl runs.
-func redactKubectlOutput(out, format string) (string, error) {
-	switch format {
-	case "json", "yaml":
-		objs, err := decodeObjects(out)
+// redactKubectlOutput reads what kubectl printed. shown is what a caller allowed to
+// see secret values sees; redacted is the same without them, by structure where the
+// command prints objects (-o json|yaml, apply view-last-applied, a TokenRequest) or a
+// diff of objects (diff), and as text otherwise (describe, rollout history, set env
+// --list, logs). removed are the values redacted hides. An error means the output
+// cannot be redacted: a caller who may not see secret values gets none of it, and
+// the record keeps none of it.
+func redactKubectlOutput(call kubectlCall, out string) (shown, redacted string, removed []string, err error) {
+	if out == "" {
+		return "", "", nil, nil
+	}
+	switch {
+	case call.unredactable != "" || !slices.Contains(redactableOutputs, call.output):
+		// Reached only when the policy allows secret values: the parser refuses these
+		// otherwise.
+		return out, "", nil, fmt.Errorf("%s prints fields that cannot be told apart from secret values", call.unredactableWhy())
+	case call.verb == "diff":
+		plain, red, removed, err := redact.Diff(out)
 		if err != nil {
-			return "", fmt.Errorf("it could not be parsed to redact secret values (%w); narrow the request or use the default output", err)
+			return out, "", nil, fmt.Errorf("the diff could not be read to redact secret values (%w); diff fewer objects", err)
 		}
-		var b strings.Builder
-		for i, obj := range objs {
-			redactObjectOrList(obj)
-			if format == "json" {
-				enc := json.NewEncoder(&b)
-				enc.SetEscapeHTML(false) // "<redacted ...>" as kubectl would print it
-				enc.SetIndent("", "    ")
-				if err := enc.Encode(obj); err != nil {
-					return "", err
-				}
-				continue
-			}
-			data, err := yaml.Marshal(obj)
-			if err != nil {
-				return "", err
-			}
-			if i > 0 {
-				b.WriteString("---\n")
-			}
-			b.Write(data)
-		}
-		return b.String(), nil
-	}
-	return credentialLine.ReplaceAllStringFunc(out, redactCredentialLine), nil
-}
-
-// decodeObjects reads the JSON or YAML documents of out.
-func decodeObjects(out string) ([]map[string]any, error) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewBufferString(out), 4096)
-	var objs []map[string]any
-	for {
-		var obj map[string]any
-		err := dec.Decode(&obj)
-		if errors.Is(err, io.EOF) {
-			return objs, nil
-		}
+		return plain, red, removed, nil
+	case call.verb == "create" && call.subcommand == "token" && (call.output == "" || call.output == "name"):
+		// kubectl create token prints the bearer token and nothing else.
+		token := strings.TrimSpace(out)
+		return out, redact.Placeholder(token) + "\n", []string{token}, nil
+	case call.output == "json" || call.output == "yaml" || call.verb == "apply view-last-applied":
+		red, removed, err := redact.Documents(out)
 		if err != nil {
-			return nil, err
+			return out, "", nil, fmt.Errorf("it could not be parsed to redact secret values (%w); narrow the request or use the default output", err)
 		}
-		if obj != nil {
-			objs = append(objs, obj)
-		}
+		return out, red, removed, nil
 	}
+	red, removed := redact.Text(out)
+	return out, red, removed, nil
 }
 
-// redactObjectOrList redacts an object, or each item of a List.
-func redactObjectOrList(obj map[string]any) {
-	if items, ok := obj["items"].([]any); ok {
-		for _, item := range items {
-			if m, ok := item.(map[string]any); ok {
-				Redact(&unstructured.Unstructured{Object: m}, false)
-			}
+// rawRevealed finds the secret values in output that could not be redacted (a
+// jsonpath or template the policy allowed), so that a model's answer quoting one is
+// scrubbed from the record: what the rules find in it (a jsonpath of env vars prints
+// them as JSON), and every word of it when the command names Secrets (a jsonpath of
+// a Secret's data prints bare values).
+func rawRevealed(args []string, out string) []string {
+	_, revealed := redact.Text(out)
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") && strings.Contains(strings.ToLower(a), "secret") {
+			return append(revealed, strings.Fields(out)...)
 		}
 	}
-	Redact(&unstructured.Unstructured{Object: obj}, false)
-}
-
-// credentialLine matches an indented "key: value" or "KEY=value" line of kubectl's text
-// output (describe prints env vars this way, set env --list the other).
-var credentialLine = regexp.MustCompile(`(?m)^([ \t]*)([A-Za-z0-9_.\-]+)(:[ \t]+|=)([^\n]*\S)[ \t]*$`)
-
-// sizeOnly is how describe prints Secret data: sizes, not values.
-var sizeOnly = regexp.MustCompile(`^\d+ bytes$`)
-
-func redactCredentialLine(line string) string {
-	m := credentialLine.FindStringSubmatch(line)
-	key, value := m[2], m[4]
-	if !credentialName.MatchString(key) || strings.HasSuffix(strings.ToLower(key), "name") ||
-		sizeOnly.MatchString(value) || strings.HasPrefix(value, "<") {
-		return line
-	}
-	return m[1] + key + m[3] + redactedValue(value)
+	return revealed
 }

@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+
+	"github.com/kubeask/kubeask/internal/redact"
 )
 
 // ListInput are the arguments of resources_list.
@@ -94,11 +96,7 @@ func getResource(ctx context.Context, env *Env, in ObjectInput) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
-	text, err := renderObject(obj, env.Output.AllowSecretValues)
-	if err != nil {
-		return nil, err
-	}
-	return &Result{Text: text}, nil
+	return env.objectResult(obj)
 }
 
 func describeResource(ctx context.Context, env *Env, in ObjectInput) (*Result, error) {
@@ -115,11 +113,21 @@ func describeResource(ctx context.Context, env *Env, in ObjectInput) (*Result, e
 	if err != nil {
 		// The object is readable but its events may not be: say so instead of failing.
 		if r, cerr := Classify(err); cerr == nil {
-			return &Result{Text: res.Text + "\nEvents: " + r.Text + "\n"}, nil
+			return res.with("\nEvents: " + r.Text + "\n"), nil
 		}
 		return nil, err
 	}
-	return &Result{Text: res.Text + "\nEvents:\n" + events}, nil
+	return res.with("\nEvents:\n" + events), nil
+}
+
+// with returns res with more appended to what is shown and what is recorded, redacted
+// as text (event messages are free text).
+func (res *Result) with(more string) *Result {
+	more, _ = redact.Text(more)
+	out := *res
+	out.Text += more
+	out.Recorded += more
+	return &out
 }
 
 // EventsInput are the arguments of events_list.

@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"github.com/google/jsonschema-go/jsonschema"
+
+	"github.com/kubeask/kubeask/internal/redact"
 )
 
 // Annotations describe what a tool does to the cluster. They drive the agent's gate
@@ -56,6 +58,15 @@ type Result struct {
 	IsError bool
 	// Truncated is true when Text was cut to the output budget.
 	Truncated bool
+	// Recorded is Text as it may be kept where people other than the caller read it
+	// (a query's status): without secret values, even when the output policy shows them
+	// to the caller. Call always sets it. A handler sets it when it redacted its output
+	// by structure (objects); otherwise Call redacts Text as text.
+	Recorded string
+	// Revealed are the secret values Text shows and Recorded hides (only when the
+	// output policy allows them), so that a recorder can also keep them out of text
+	// derived from Text, such as a model's answer.
+	Revealed []string
 }
 
 // Define builds a tool whose arguments decode into In. The schema comes from In's
@@ -119,19 +130,36 @@ func (t Tool) Validate(args json.RawMessage) error {
 }
 
 // Call validates args, runs the handler and turns errors the caller can act on into
-// readable results. A non-nil error means the tool itself failed.
+// readable results. A non-nil error means the tool itself failed. The result is
+// bounded and redacted by env's output policy, and carries what may be recorded.
 func (t Tool) Call(ctx context.Context, env *Env, args json.RawMessage) (*Result, error) {
+	res, err := t.call(ctx, env, args)
+	if err != nil {
+		return nil, err
+	}
+	return env.finish(res), nil
+}
+
+func (t Tool) call(ctx context.Context, env *Env, args json.RawMessage) (*Result, error) {
 	if err := t.Validate(args); err != nil {
 		return Classify(err)
 	}
 	if len(strings.TrimSpace(string(args))) == 0 {
 		args = json.RawMessage("{}")
 	}
+	// A placeholder stands for a value kubeask hid, from the model or from the record
+	// an approved proposal is run from; written to the cluster it would replace the
+	// real value.
+	if t.Mutates(args) && redact.ArgumentsHavePlaceholder(string(args)) {
+		return Classify(ArgumentError{Tool: t.Name, Reason: "the arguments hold a placeholder such as \"<redacted: 9 bytes>\", which stands for a secret value kubeask hid; " +
+			"it would be written to the cluster instead of the value. Leave the secret fields out of the change, " +
+			"or let the user set the values themselves (a proposal's arguments are recorded without secret values, so such a change cannot be approved from the query)"})
+	}
 	res, err := t.run(ctx, env, args)
 	if err != nil {
 		return Classify(err)
 	}
-	return env.bound(res), nil
+	return res, nil
 }
 
 // ArgumentError is a bad argument, reported to the caller.
