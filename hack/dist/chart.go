@@ -41,9 +41,6 @@ func checkChartVersion(chartDir, version string) error {
 // packageChart packages the chart with `helm package` into o.Out and returns the
 // archive's name (kubeask-X.Y.Z.tgz).
 func packageChart(ctx context.Context, o *options, work string) (string, error) {
-	if err := checkChartVersion(o.Chart, o.Version); err != nil {
-		return "", err
-	}
 	tmp := filepath.Join(work, "chart")
 	cmd := exec.CommandContext(ctx, o.Helm, "package", o.Chart, "-d", tmp)
 	var out bytes.Buffer

@@ -29,6 +29,16 @@ func (o *options) run(ctx context.Context, log io.Writer) error {
 	}
 	defer func() { _ = os.RemoveAll(work) }()
 
+	// What can be refused is refused before minutes of builds: a chart or an image
+	// of another version.
+	if err := checkChartVersion(o.Chart, o.Version); err != nil {
+		return err
+	}
+	image, err := o.copyImage()
+	if err != nil {
+		return err
+	}
+
 	var archives []string
 	for _, p := range o.Platforms {
 		fmt.Fprintf(log, "building kubectl-ask %s for %s\n", o.Version, p)
@@ -43,10 +53,6 @@ func (o *options) run(ctx context.Context, log io.Writer) error {
 		return err
 	}
 	assets := append(archives, chart)
-	image, err := o.copyImage()
-	if err != nil {
-		return err
-	}
 	if image != "" {
 		assets = append(assets, image)
 	} else {
