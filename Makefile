@@ -93,6 +93,19 @@ image-push: ## Build the image, then push it to REGISTRY=host/repo as :$(cat VER
 test-image: ## Test the image builder (reproducible digest, contents, push to an in-process registry).
 	cd hack/tools/image && go test -count=1 ./...
 
+##@ End to end on a real node (Linux, root; Debian's runc and iptables: see docs/e2e.md)
+
+.PHONY: node
+node: ## Build the node's kubelet, kube-proxy, containerd, CNI plugins and pause binary into bin/node (once).
+	K8S_VERSION=$(K8S_VERSION) hack/build-node.sh
+
+E2E_FLAGS ?=
+
+.PHONY: e2e
+e2e: controlplane node image $(HELM) ## Add a real node to a local control plane, helm install the chart with the image and test the product through it.
+	go build -o $(BIN)/kubeask-e2e ./hack/e2e
+	$(BIN)/kubeask-e2e --image $(BIN)/image/kubeask-manager.oci.tar $(E2E_FLAGS)
+
 ##@ Tools (pinned in hack/tools/go.mod)
 
 $(CONTROLLER_GEN): hack/tools/go.mod

@@ -130,6 +130,8 @@ func (r *runner) startControlPlane(ctx context.Context) (*cluster, error) {
 		"--cert-dir=" + filepath.Join(r.state, "apiserver"),
 		"--tls-cert-file=" + serving.certFile, "--tls-private-key-file=" + serving.keyFile,
 		"--client-ca-file=" + c.ca.certFile(),
+		// The node's address, not its name: nothing resolves names here.
+		"--kubelet-preferred-address-types=InternalIP",
 		"--kubelet-client-certificate=" + kubeletClient.certFile, "--kubelet-client-key=" + kubeletClient.keyFile,
 		"--token-auth-file=" + tokenFile,
 		"--authorization-mode=Node,RBAC",

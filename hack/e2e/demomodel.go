@@ -61,7 +61,8 @@ func demoAnswer(req llmtest.Request) llmtest.Reply {
 // only, which pods cannot reach).
 func (r *runner) startDemoModel() (string, error) {
 	srv := llmtest.NewServer(demoAnswer)
-	r.cleanups = append(r.cleanups, srv.Close)
+	// A slow answer may be in flight at the end; drop it instead of waiting for it.
+	r.cleanups = append(r.cleanups, func() { srv.CloseClientConnections(); srv.Close() })
 	l, err := net.Listen("tcp", nodeIP+":0")
 	if err != nil {
 		return "", err

@@ -19,6 +19,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
 	"github.com/kubeask/kubeask/internal/testcluster"
 )
 
@@ -28,17 +31,20 @@ const roleEnv = "KUBEASK_E2E_ROLE"
 
 // options configure one e2e run; flags fill them, Complete defaults them.
 type options struct {
-	RepoRoot  string
-	K8sBin    string // etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl
-	NodeBin   string // kubelet, kube-proxy, containerd, shims, ctr, pause, cni/
-	Helm      string
-	Runc      string
-	Image     string // the OCI archive of kubeask-manager (make image)
-	ImageWait time.Duration
-	StateDir  string
-	Keep      bool
-	Timeout   time.Duration
-	Webhook   bool
+	RepoRoot string
+	K8sBin   string // etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl
+	NodeBin  string // kubelet, kube-proxy, containerd, shims, ctr, pause, cni/
+	Helm     string
+	Runc     string
+	Image    string // the OCI archive of kubeask-manager (make image)
+	// ManagerBinary, if set, replaces the archive with a throwaway image holding only
+	// this binary: for working on the test while `make image` is not available.
+	ManagerBinary string
+	ImageWait     time.Duration
+	StateDir      string
+	Keep          bool
+	Timeout       time.Duration
+	Webhook       bool
 }
 
 func main() {
@@ -50,6 +56,7 @@ func main() {
 	fs.StringVar(&o.Helm, "helm", "", "helm binary (default <repo>/bin/helm)")
 	fs.StringVar(&o.Runc, "runc", "/usr/sbin/runc", "runc binary (Debian's: crun fails on hybrid cgroups)")
 	fs.StringVar(&o.Image, "image", "", "kubeask-manager OCI archive (default <repo>/bin/image/kubeask-manager.oci.tar)")
+	fs.StringVar(&o.ManagerBinary, "manager-binary", "", "test a throwaway image holding only this static kubeask-manager binary instead of --image (development only)")
 	fs.DurationVar(&o.ImageWait, "image-wait", 0, "how long to wait for the image archive to appear (another build may be writing it)")
 	fs.StringVar(&o.StateDir, "state-dir", "", "directory for certificates, data and logs (default a new directory under /tmp)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the state directory (logs) after a successful run")
@@ -128,8 +135,9 @@ func (o *options) host() error {
 	}
 	began := time.Now()
 	logf("state and logs in %s", o.StateDir)
+	cgroupsBefore := cgroupParents()
 	err := o.spawnInNamespaces()
-	removeCgroups(filepath.Join(o.StateDir, "cgroups"))
+	removeCgroups(filepath.Join(o.StateDir, "cgroups"), cgroupsBefore)
 	if err != nil {
 		logf("logs kept in %s", o.StateDir)
 		return err
@@ -148,6 +156,8 @@ func (o *options) driver() error {
 	if err := o.complete(); err != nil {
 		return err
 	}
+	// controller-runtime's client warns, with a stack, when no logger was set.
+	ctrllog.SetLogger(logr.Discard())
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeoutCause(ctx, o.Timeout, fmt.Errorf("the run took longer than --timeout=%s", o.Timeout))
@@ -155,7 +165,7 @@ func (o *options) driver() error {
 	r := &runner{o: o, state: o.StateDir}
 	err := r.run(ctx)
 	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(err, cause) {
-		err = fmt.Errorf("%w (%v)", err, cause)
+		err = fmt.Errorf("%w (%w)", err, cause)
 	}
 	return err
 }

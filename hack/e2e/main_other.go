@@ -12,4 +12,8 @@ func (o *options) spawnInNamespaces() error {
 
 func runInit() error { return errors.New("make e2e runs on Linux only") }
 
-func removeCgroups(string) {}
+func removeCgroups(string, map[string]bool) {}
+
+func cgroupParents() map[string]bool { return nil }
+
+func bindMount(string, string) error { return errors.New("make e2e runs on Linux only") }

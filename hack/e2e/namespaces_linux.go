@@ -28,7 +28,7 @@ func (o *options) spawnInNamespaces() error {
 	args := []string{
 		"--repo-root=" + o.RepoRoot, "--k8s-bin=" + o.K8sBin, "--node-bin=" + o.NodeBin,
 		"--helm=" + o.Helm, "--runc=" + o.Runc, "--image=" + o.Image,
-		"--image-wait=" + o.ImageWait.String(), "--state-dir=" + o.StateDir,
+		"--manager-binary=" + o.ManagerBinary, "--image-wait=" + o.ImageWait.String(), "--state-dir=" + o.StateDir,
 		"--timeout=" + o.Timeout.String(), "--webhook=" + strconv.FormatBool(o.Webhook),
 	}
 	attr := &os.ProcAttr{
@@ -62,8 +62,8 @@ func (o *options) spawnInNamespaces() error {
 	return nil
 }
 
-// runInit is PID 1 of the namespaces: it gives them a private mount tree and their own
-// /proc (so the kubelet sees only our processes), starts the driver, relays signals to
+// runInit is PID 1 of the namespaces: it gives them a private mount tree, their own
+// /proc (so the kubelet sees only our processes) and private /run, /var/lib and /var/log, starts the driver, relays signals to
 // it and reaps every orphan (daemonized shims are re-parented to PID 1). It returns when
 // the driver exits, which ends the namespace.
 func runInit() error {
@@ -72,6 +72,15 @@ func runInit() error {
 	}
 	if err := syscall.Mount("proc", "/proc", "proc", 0, ""); err != nil {
 		return fmt.Errorf("mounting /proc: %w", err)
+	}
+	// Places the node's components write to whatever their configuration says (shim
+	// sockets under /run/containerd, CNI results under /var/lib/cni, the kubelet's
+	// /var/log/containers links) get empty private filesystems: the host's stay untouched,
+	// and they vanish with the namespace.
+	for _, dir := range []string{"/run", "/var/lib", "/var/log"} {
+		if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "mode=0755,size=256m"); err != nil {
+			return fmt.Errorf("mounting a tmpfs on %s: %w", dir, err)
+		}
 	}
 	if err := syscall.Sethostname([]byte(nodeName)); err != nil {
 		return fmt.Errorf("setting the hostname: %w", err)
@@ -82,6 +91,7 @@ func runInit() error {
 	}
 	sig := make(chan os.Signal, 4)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGCHLD)
+	//nolint:gosec // G702: re-executes this very binary with the arguments it was given.
 	p, err := os.StartProcess(self, os.Args, &os.ProcAttr{
 		Env:   withRole("driver"),
 		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
@@ -119,38 +129,49 @@ func exitText(ws syscall.WaitStatus) string {
 	return "exit status " + strconv.Itoa(ws.ExitStatus())
 }
 
-// removeCgroups removes the cgroup directories of the containers listed in idsFile (one
-// ID a line). The namespaces end every process but cgroups are global: runc leaves a
-// container's directories behind when its task is never deleted (a SIGKILL ended
-// containerd first).
-func removeCgroups(idsFile string) {
-	b, err := os.ReadFile(idsFile)
-	if err != nil {
-		return
+// cgroupParent is the cgroup under which containerd's CRI namespace puts containers
+// when the kubelet runs without a QoS hierarchy.
+const cgroupParent = "k8s.io"
+
+// cgroupParents returns the cgroup directories named cgroupParent that exist now, in
+// every v1 hierarchy (and the unified one).
+func cgroupParents() map[string]bool {
+	dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", cgroupParent))
+	found := map[string]bool{}
+	for _, d := range dirs {
+		found[d] = true
 	}
+	return found
+}
+
+// removeCgroups removes the cgroup directories of the containers listed in idsFile and
+// the parents that did not exist before the run. The namespaces end every process but
+// cgroups are global: runc leaves a container's directories behind when its task is
+// never deleted (a SIGKILL ended containerd first), and nothing removes the parents.
+func removeCgroups(idsFile string, before map[string]bool) {
 	ids := map[string]bool{}
-	for _, id := range strings.Fields(string(b)) {
-		ids[id] = true
+	if b, err := os.ReadFile(idsFile); err == nil {
+		for _, id := range strings.Fields(string(b)) {
+			ids[id] = true
+		}
 	}
 	var dirs []string
-	_ = filepath.WalkDir("/sys/fs/cgroup", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || !d.IsDir() {
-			return nil
+	for parent := range cgroupParents() {
+		entries, _ := os.ReadDir(parent)
+		for _, e := range entries {
+			if e.IsDir() && ids[e.Name()] {
+				dirs = append(dirs, filepath.Join(parent, e.Name()))
+			}
 		}
-		if strings.Count(strings.TrimPrefix(path, "/sys/fs/cgroup"), "/") > 4 {
-			return filepath.SkipDir
+		if !before[parent] {
+			dirs = append(dirs, parent)
 		}
-		if ids[d.Name()] {
-			dirs = append(dirs, path)
-			return filepath.SkipDir
-		}
-		return nil
-	})
-	sort.Sort(sort.Reverse(sort.StringSlice(dirs)))
+	}
+	// Children before parents.
+	sort.Slice(dirs, func(i, j int) bool { return len(dirs[i]) > len(dirs[j]) })
 	for _, d := range dirs {
-		// A process that outlived its namespace would keep the directory busy; the
-		// kernel needs a moment after the namespace's last process exits.
-		for i := 0; i < 10; i++ {
+		// The kernel needs a moment after the namespace's last process exits.
+		for range 10 {
 			err := os.Remove(d)
 			if err == nil || errors.Is(err, fs.ErrNotExist) {
 				break
@@ -170,4 +191,12 @@ func withRole(role string) []string {
 		}
 	}
 	return append(env, roleEnv+"="+role)
+}
+
+// bindMount mounts file over target, in the namespace's private mount tree.
+func bindMount(file, target string) error {
+	if err := syscall.Mount(file, target, "", syscall.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind-mounting %s on %s: %w", file, target, err)
+	}
+	return nil
 }

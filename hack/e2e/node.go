@@ -9,11 +9,15 @@ import (
 	"time"
 )
 
-// setUpNetwork gives the namespace its loopback and the node's address. The address is
-// on a bridge without ports (these kernels have no dummy interfaces): nothing outside
-// the namespace can reach it, and the kubelet refuses a loopback node IP. The default route exists only so that the kernel has a
-// route to look up for ClusterIPs before kube-proxy's DNAT rewrites them.
-func setUpNetwork() error {
+// setUpNamespace gives the namespace its loopback and the node's address, and the
+// processes in it their own /etc/hosts and /etc/resolv.conf. The address is on a bridge
+// without ports (these kernels have no dummy interfaces): nothing outside the namespace
+// can reach it, and the kubelet refuses a loopback node IP. The default route exists
+// only so that the kernel has a route to look up for ClusterIPs before kube-proxy's
+// DNAT rewrites them; it leads nowhere. The resolver points at loopback, where nothing
+// answers, so no name lookup leaves the namespace (the host's resolver would be tried
+// otherwise, and time out); /etc/hosts names the node.
+func (r *runner) setUpNamespace(context.Context) error {
 	for _, args := range [][]string{
 		{"link", "set", "lo", "up"},
 		{"link", "add", "node0", "type", "bridge"},
@@ -22,6 +26,24 @@ func setUpNetwork() error {
 		{"route", "add", "default", "dev", "node0"},
 	} {
 		if _, err := run("ip", args...); err != nil {
+			return err
+		}
+	}
+	etc := filepath.Join(r.state, "etc")
+	if err := os.MkdirAll(etc, 0o750); err != nil {
+		return err
+	}
+	files := map[string]string{
+		"/etc/hosts":       "127.0.0.1 localhost\n" + nodeIP + " " + nodeName + "\n",
+		"/etc/resolv.conf": "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
+	}
+	for target, content := range files {
+		src := filepath.Join(etc, filepath.Base(target))
+		// World-readable, as these files are on every system: non-root processes read them.
+		if err := os.WriteFile(src, []byte(content), 0o644); err != nil { //nolint:gosec // G306: see above
+			return err
+		}
+		if err := bindMount(src, target); err != nil {
 			return err
 		}
 	}
@@ -67,6 +89,10 @@ state = %[2]q
 
 [plugins."io.containerd.cri.v1.images"]
   snapshotter = "native"
+  # Every registry is 127.0.0.1:9, where nothing listens: an image that was not
+  # imported fails at once instead of being pulled from the internet.
+  [plugins."io.containerd.cri.v1.images".registry]
+    config_path = %[10]q
   [plugins."io.containerd.cri.v1.images".pinned_images]
     sandbox = %[4]q
 
@@ -84,9 +110,18 @@ state = %[2]q
         SystemdCgroup = false
         Root = %[8]q
 `, filepath.Join(dir, "root"), filepath.Join(dir, "state"), p.containerdSock, pauseImage,
-		filepath.Join(r.o.NodeBin, "cni"), filepath.Join(p.root, "cni", "net.d"), r.o.Runc, filepath.Join(dir, "runc"), goarch())
+		filepath.Join(r.o.NodeBin, "cni"), filepath.Join(p.root, "cni", "net.d"), r.o.Runc, filepath.Join(dir, "runc"), goarch(), filepath.Join(dir, "certs.d"))
 	cfgFile := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "certs.d", "_default"), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "certs.d", "_default", "hosts.toml"), []byte(`server = "http://127.0.0.1:9"
+[host."http://127.0.0.1:9"]
+  capabilities = ["pull", "resolve"]
+`), 0o600); err != nil {
 		return err
 	}
 	// The runc shim is found on PATH, next to containerd.
@@ -158,7 +193,7 @@ authorization: {mode: Webhook}
 tlsCertFile: %[3]q
 tlsPrivateKeyFile: %[4]q
 containerRuntimeEndpoint: unix://%[5]s
-podLogsDirectory: %[6]q
+podLogsDir: %[6]q
 cgroupDriver: cgroupfs
 cgroupsPerQOS: false
 enforceNodeAllocatable: []
@@ -171,7 +206,8 @@ imageGCLowThresholdPercent: 99
 resolvConf: ""
 clusterDomain: cluster.local
 registerNode: true
-`, nodeIP, c.ca.certFile(), serving.certFile, serving.keyFile, p.containerdSock, filepath.Join(p.root, "pod-logs"))
+volumePluginDir: %[7]q
+`, nodeIP, c.ca.certFile(), serving.certFile, serving.keyFile, p.containerdSock, filepath.Join(p.root, "pod-logs"), filepath.Join(dir, "volume-plugins"))
 	cfgFile := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		return nil, err
@@ -219,9 +255,8 @@ func (r *runner) recordContainers() {
 	if err != nil {
 		return
 	}
-	f := filepath.Join(r.state, "cgroups")
-	old, _ := os.ReadFile(f)
-	_ = os.WriteFile(f, append(old, []byte(strings.TrimSpace(out)+"\n")...), 0o600)
+	ids := containerIDs(out)
+	_ = os.WriteFile(filepath.Join(r.state, "cgroups"), []byte(strings.Join(ids, "\n")+"\n"), 0o600)
 }
 
 // stopContainers stops every pod before the kubelet and containerd go, so runc deletes
@@ -232,11 +267,12 @@ func (r *runner) stopContainers() {
 	if err != nil {
 		return
 	}
-	for _, id := range strings.Fields(out) {
+	ids := containerIDs(out)
+	for _, id := range ids {
 		_, _ = r.ctr("tasks", "kill", "-s", "SIGKILL", id)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for _, id := range strings.Fields(out) {
+	for _, id := range ids {
 		for time.Now().Before(deadline) {
 			if _, err := r.ctr("tasks", "delete", id); err == nil || strings.Contains(err.Error(), "not found") {
 				break
@@ -244,4 +280,16 @@ func (r *runner) stopContainers() {
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
+}
+
+// containerIDs picks the container IDs out of ctr's output, which also carries
+// containerd's warnings (cgroup v1 deprecation).
+func containerIDs(out string) []string {
+	var ids []string
+	for _, f := range strings.Fields(out) {
+		if len(f) == 64 && strings.Trim(f, "0123456789abcdef") == "" {
+			ids = append(ids, f)
+		}
+	}
+	return ids
 }

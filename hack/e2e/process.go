@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -27,6 +28,7 @@ type process struct {
 	cmd           *exec.Cmd
 	done          chan struct{}
 	err           error // valid once done is closed
+	stopped       atomic.Bool
 }
 
 func newSupervisor(logDir string, grace time.Duration) *supervisor {
@@ -67,9 +69,12 @@ func (s *supervisor) died() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, p := range s.procs {
+		if p.stopped.Load() {
+			continue // stopped on purpose
+		}
 		select {
 		case <-p.done:
-			return fmt.Errorf("%s exited (%v); end of %s:\n%s", p.name, p.err, p.logPath, tail(p.logPath, 15))
+			return fmt.Errorf("%s exited (%w); end of %s:\n%s", p.name, p.err, p.logPath, tail(p.logPath, 15))
 		default:
 		}
 	}
@@ -89,6 +94,7 @@ func (s *supervisor) stopAll() {
 
 // stop sends SIGTERM to the process group, then SIGKILL after grace.
 func (p *process) stop(grace time.Duration) {
+	p.stopped.Store(true)
 	pgid := -p.cmd.Process.Pid
 	select {
 	case <-p.done:

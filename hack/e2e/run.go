@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -51,6 +53,9 @@ func (r *runner) run(ctx context.Context) (err error) {
 	defer func() {
 		began := time.Now()
 		logf("== stopping everything")
+		if err != nil && r.admin != nil {
+			r.saveManagerLogs(logs)
+		}
 		for i := len(r.cleanups) - 1; i >= 0; i-- {
 			r.cleanups[i]()
 		}
@@ -73,7 +78,7 @@ func (r *runner) run(ctx context.Context) (err error) {
 		name string
 		do   func(context.Context) error
 	}{
-		{"network namespace: loopback and node address " + nodeIP, func(context.Context) error { return setUpNetwork() }},
+		{"network namespace: loopback, node address " + nodeIP + ", private /etc/hosts and resolv.conf", r.setUpNamespace},
 		{"control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler", r.controlPlane},
 		{"containerd with runc " + r.o.Runc + ", pause image imported", r.containerdAndImages},
 		{"kubelet and kube-proxy: node " + nodeName + " Ready", r.node},
@@ -85,7 +90,7 @@ func (r *runner) run(ctx context.Context) (err error) {
 		logf("== step %d/%d: %s", i+1, len(steps), s.name)
 		if err := s.do(ctx); err != nil {
 			if died := r.sup.died(); died != nil && !strings.Contains(err.Error(), died.Error()) {
-				err = fmt.Errorf("%w\n(%v)", err, died)
+				err = fmt.Errorf("%w\n(%w)", err, died)
 			}
 			return fmt.Errorf("step %q: %w", s.name, err)
 		}
@@ -196,4 +201,28 @@ func (r *runner) waitHTTP(ctx context.Context, what, url string, caPEM []byte, t
 		}
 		return nil
 	})
+}
+
+// saveManagerLogs writes the logs of every manager pod (and of its previous container)
+// into dir, for a failed run: deleted pods take their logs with them.
+func (r *runner) saveManagerLogs(dir string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pods, err := r.admin.CoreV1().Pods(releaseNamespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return
+	}
+	for _, p := range pods.Items {
+		for _, previous := range []bool{false, true} {
+			b, err := r.admin.CoreV1().Pods(releaseNamespace).GetLogs(p.Name, &corev1.PodLogOptions{Previous: previous}).DoRaw(ctx)
+			if err != nil {
+				continue
+			}
+			name := "pod-" + p.Name + ".log"
+			if previous {
+				name = "pod-" + p.Name + ".previous.log"
+			}
+			_ = os.WriteFile(filepath.Join(dir, name), b, 0o600)
+		}
+	}
 }
