@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -78,7 +79,7 @@ func (r *AgentSessionReconciler) Reconcile(ctx context.Context, req ctrl.Request
 func sessionStatus(s *agentsv1alpha1.AgentSession, queries []agentsv1alpha1.AgentQuery) agentsv1alpha1.AgentSessionStatus {
 	st := agentsv1alpha1.AgentSessionStatus{
 		ObservedGeneration: s.Generation,
-		Queries:            int32(len(queries)),
+		Queries:            count32(len(queries)),
 		Conditions:         slices.Clone(s.Status.Conditions),
 	}
 	last := s.CreationTimestamp
@@ -166,4 +167,16 @@ func (r *AgentSessionReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 		})).
 		Named("agentsession").
 		Complete(r)
+}
+
+// count32 is the length n as a status count, an int32, saturating: more than 2^31-1 of
+// anything cannot be listed anyway.
+func count32(n int) int32 {
+	switch {
+	case n < 0:
+		return 0
+	case n > math.MaxInt32:
+		return math.MaxInt32
+	}
+	return int32(n)
 }

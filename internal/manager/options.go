@@ -91,7 +91,7 @@ type Options struct {
 
 // NewOptions returns the defaults.
 func NewOptions() *Options {
-	return &Options{
+	return &Options{ //nolint:gosec // G101: WebhookSecret is the name of a Secret, not a credential
 		MetricsAddr:          ":8080",
 		ProbeAddr:            ":8081",
 		LeaderElectionID:     "kubeask-manager.agents.kubeask.dev",

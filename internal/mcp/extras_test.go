@@ -40,8 +40,8 @@ func TestTokensWithDifferentExtrasAreDifferentCallers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	first := requestToken(t, "team-a", "extras", nil)
-	second := requestToken(t, "team-a", "extras", nil)
+	first := requestToken(t, "extras", nil)
+	second := requestToken(t, "extras", nil)
 	// The premise: one user, one uid, the same groups, different extra.
 	u1, u2 := reviewToken(t, first), reviewToken(t, second)
 	if u1.Username != u2.Username || u1.UID != u2.UID || !reflect.DeepEqual(u1.Groups, u2.Groups) || reflect.DeepEqual(u1.Extra, u2.Extra) {

@@ -97,8 +97,8 @@ func TestServiceAccountToken(t *testing.T) {
 	if err := f.admin.Create(ctx, binding); err != nil {
 		t.Fatal(err)
 	}
-	mcpToken := requestToken(t, "team-a", "ci", []string{"kubeask-mcp"})
-	apiToken := requestToken(t, "team-a", "ci", nil)
+	mcpToken := requestToken(t, "ci", []string{"kubeask-mcp"})
+	apiToken := requestToken(t, "ci", nil)
 
 	ts := newServer(t, func(c *kmcp.Config) { c.Options.Audiences = []string{"kubeask-mcp"} })
 	cs := connect(t, ts.URL, mcpToken, nil)
@@ -118,13 +118,15 @@ func TestServiceAccountToken(t *testing.T) {
 	}
 }
 
-func requestToken(t *testing.T, ns, sa string, audiences []string) string {
+// requestToken mints a token of ServiceAccount sa of team-a, where the tests' service
+// accounts live.
+func requestToken(t *testing.T, sa string, audiences []string) string {
 	t.Helper()
 	cs, err := kubernetes.NewForConfig(env(t).cluster.Admin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(t.Context(), sa, &authenticationv1.TokenRequest{
+	tr, err := cs.CoreV1().ServiceAccounts("team-a").CreateToken(t.Context(), sa, &authenticationv1.TokenRequest{
 		Spec: authenticationv1.TokenRequestSpec{Audiences: audiences, ExpirationSeconds: new(int64(600))},
 	}, metav1.CreateOptions{})
 	if err != nil {

@@ -70,7 +70,7 @@ func Start(opts Options) (*Cluster, error) {
 	if assets == "" {
 		assets = filepath.Join(root, "bin", "k8s", K8sVersion)
 	}
-	if _, err := os.Stat(filepath.Join(assets, "kube-apiserver")); err != nil {
+	if _, err := os.Stat(filepath.Join(assets, "kube-apiserver")); err != nil { //nolint:gosec // G703: the developer's own KUBEBUILDER_ASSETS, in tests
 		return nil, fmt.Errorf("no control plane in %s: run `make controlplane` first: %w", assets, err)
 	}
 	env := &envtest.Environment{

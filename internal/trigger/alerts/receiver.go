@@ -402,7 +402,7 @@ func (rc *Receiver) notification(t *agentsv1alpha1.AgentTrigger, msg *Message) (
 	matched := len(matching)
 	truncated := msg.TruncatedAlerts
 	if limit := rc.maxAlerts(); len(matching) > limit {
-		truncated = addSaturating(truncated, uint64(len(matching)-limit))
+		truncated = addSaturating(truncated, uint64(len(matching)-limit)) //nolint:gosec // G115: positive, len(matching) > limit
 		matching = matching[:limit:limit]
 	}
 	return Notification{

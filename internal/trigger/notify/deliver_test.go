@@ -358,7 +358,7 @@ func TestErrorsNeverRevealTheURLOrToken(t *testing.T) {
 	echo := func(code int) func(int, http.ResponseWriter, *http.Request) {
 		return func(_ int, w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(code)
-			_, _ = w.Write([]byte("you sent http://" + r.Host + r.URL.RequestURI() + " with " + r.Header.Get("Authorization")))
+			_, _ = w.Write([]byte("you sent http://" + r.Host + r.URL.RequestURI() + " with " + r.Header.Get("Authorization"))) //nolint:gosec // G705: a test server echoing to the notifier under test, no browser
 		}
 	}
 	refused := httptest.NewServer(http.NotFoundHandler())
