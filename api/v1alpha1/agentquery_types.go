@@ -14,6 +14,12 @@ const (
 	MaxStepOutputLength = 2048
 	MaxStepErrorLength  = 1024
 	MaxSteps            = 100
+	// MaxProposalLength bounds the full arguments of one proposed change (a manifest of a
+	// few hundred KiB at most) and MaxProposalsLength those of all the changes of a query
+	// that wait for a decision. With every other field at its limit a query stays below
+	// about 1.2 MiB, under etcd's default request limit of 1.5 MiB.
+	MaxProposalLength  = 256 << 10
+	MaxProposalsLength = 512 << 10
 )
 
 // SessionReference names an AgentSession in the query's namespace.
@@ -33,7 +39,7 @@ type SessionReference struct {
 // +kubebuilder:validation:XValidation:rule="has(self.mode) == has(oldSelf.mode) && (!has(self.mode) || self.mode == oldSelf.mode)",message="mode is immutable"
 // +kubebuilder:validation:XValidation:rule="has(self.model) == has(oldSelf.model) && (!has(self.model) || self.model == oldSelf.model)",message="model is immutable"
 // +kubebuilder:validation:XValidation:rule="has(self.profile) == has(oldSelf.profile) && (!has(self.profile) || self.profile == oldSelf.profile)",message="profile is immutable"
-// +kubebuilder:validation:XValidation:rule="!has(self.approvals) || !has(self.denials) || self.approvals.all(s, !(s in self.denials))",message="a step cannot be both approved and denied"
+// +kubebuilder:validation:XValidation:rule="!has(self.approvals) || !has(self.denials) || self.approvals.all(a, !(a.split('@')[0] in self.denials))",message="a step cannot be both approved and denied"
 type AgentQuerySpec struct {
 	// sessionRef puts the query into a session, whose earlier queries are its context.
 	// Without it the query is a one-shot question.
@@ -75,12 +81,15 @@ type AgentQuerySpec struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s') && duration(self) <= duration('1h')",message="timeout must be between 10s and 1h"
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 
-	// approvals lists the ids of proposed steps the requester approves.
-	// Only the requester may change it.
+	// approvals lists the proposed steps the requester approves, each as
+	// "<step id>@<digest>" with the digest of the step (status.steps[].digest), so that
+	// an approval runs exactly the arguments that were reviewed and nothing else.
+	// kubectl ask approve writes them. Only the requester may change it.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=100
-	// +kubebuilder:validation:items:MaxLength=16
+	// +kubebuilder:validation:items:MaxLength=80
+	// +kubebuilder:validation:XValidation:rule="self.all(a, a.matches('^s[0-9]{1,3}@sha256:[0-9a-f]{64}$'))",message="each approval is <step id>@<digest of the step's arguments>, e.g. s1@sha256:<64 hex digits> (status.steps[].digest; kubectl ask approve writes it)"
 	Approvals []string `json:"approvals,omitempty"`
 
 	// denials lists the ids of proposed steps the requester refuses.
@@ -154,6 +163,21 @@ type Step struct {
 	// +kubebuilder:validation:MaxLength=2048
 	Arguments string `json:"arguments,omitempty"`
 
+	// digest identifies a proposed change: the SHA-256 of its tool and its full
+	// arguments ("sha256:<hex>"). An approval names it, and the step runs only with the
+	// arguments it names.
+	// +optional
+	// +kubebuilder:validation:MaxLength=71
+	Digest string `json:"digest,omitempty"`
+
+	// fullArguments are the complete arguments of a proposed change (at most 256 KiB),
+	// kept while it waits for a decision so that the requester can review exactly what
+	// would run (kubectl ask approve) and the approved change runs in full. They are
+	// removed once it is decided.
+	// +optional
+	// +kubebuilder:validation:MaxLength=262144
+	FullArguments string `json:"fullArguments,omitempty"`
+
 	// readOnly is true for tools that cannot change the cluster.
 	// +optional
 	ReadOnly bool `json:"readOnly,omitempty"`
@@ -195,9 +219,15 @@ type AgentQueryStatus struct {
 	// +optional
 	Phase QueryPhase `json:"phase,omitempty"`
 
-	// model is the catalog name of the model that serves the query.
+	// model is the catalog name of the model that serves the query. Like profile and
+	// mode, it is decided once, when the query is accepted, and kept for every later
+	// run of the query (after an approval or a restart).
 	// +optional
 	Model string `json:"model,omitempty"`
+
+	// profile is the name of the profile the query runs with.
+	// +optional
+	Profile string `json:"profile,omitempty"`
 
 	// mode is the effective mode of the query.
 	// +optional

@@ -5,7 +5,8 @@ import (
 )
 
 // AgentSessionSpec is what a session's creator asks for. Every field but requester may
-// be changed later; queries read the values current when they start.
+// be changed later, model, profile and defaultMode by the creator only (admission
+// enforces it); a query takes them once, when it is accepted.
 // +kubebuilder:validation:XValidation:rule="has(self.requester) == has(oldSelf.requester) && (!has(self.requester) || self.requester == oldSelf.requester)",message="requester is set by admission and is immutable"
 type AgentSessionSpec struct {
 	// model names an entry of the platform's model catalog. Empty means the catalog's default.
@@ -16,13 +17,16 @@ type AgentSessionSpec struct {
 	Model string `json:"model,omitempty"`
 
 	// profile names a platform-defined profile (system prompt, tool set, data policy).
-	// Empty means the platform's default profile.
+	// Empty means the platform's default profile. A profile that reveals Secret values
+	// applies only to the queries of the session's requester.
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9._]*[a-z0-9])?$`
 	Profile string `json:"profile,omitempty"`
 
 	// defaultMode applies to queries of this session that do not set their own mode.
+	// Auto applies only to the queries of the session's requester: anyone else's query
+	// runs in Propose instead, since they did not choose to have changes made unasked.
 	// +optional
 	// +kubebuilder:default=ReadOnly
 	DefaultMode Mode `json:"defaultMode,omitempty"`

@@ -26,4 +26,5 @@ func TestPolicyPath(t *testing.T) {
 	}
 	runScenarios(t, u)
 	runTriggerScenarios(t, u)
+	runTrustScenarios(t, u)
 }

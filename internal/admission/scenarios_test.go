@@ -24,11 +24,17 @@ import (
 // users are the people of the admission scenarios, each a real authenticated client.
 type users struct {
 	admin, alice, bob, ci client.Client
+	// dana administers namespace team-a with a wildcard Role: RBAC lets her write
+	// anything there, the status of queries and sessions included.
+	dana client.Client
+	// operator is testcluster.OperatorUser with the operator's generated role.
+	operator client.Client
 }
 
 // setupUsers creates namespace team-a where alice (group dev) and bob (group ops) may
-// create and update queries, alice may read only the session "shared", and a service
-// account ci whose token is a real TokenRequest token.
+// create and update queries, alice may read only the session "shared", dana may do
+// anything, and a service account ci whose token is a real TokenRequest token; and the
+// operator's user.
 func setupUsers(t *testing.T, c *testcluster.Cluster) users {
 	t.Helper()
 	ctx := t.Context()
@@ -53,6 +59,15 @@ func setupUsers(t *testing.T, c *testcluster.Cluster) users {
 			},
 		},
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "ci", Namespace: "team-a"}},
+		&rbacv1.Role{
+			ObjectMeta: metav1.ObjectMeta{Name: "namespace-admin", Namespace: "team-a"},
+			Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"*"}, Resources: []string{"*"}, Verbs: []string{"*"}}},
+		},
+		&rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "namespace-admin", Namespace: "team-a"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "namespace-admin"},
+			Subjects:   []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: "dana"}},
+		},
 	)
 	aliceCfg, err := c.UserConfig("alice", "dev")
 	if err != nil {
@@ -74,12 +89,23 @@ func setupUsers(t *testing.T, c *testcluster.Cluster) users {
 	}
 	ciCfg := rest.AnonymousClientConfig(c.Admin)
 	ciCfg.BearerToken = tr.Status.Token
+	danaCfg, err := c.UserConfig("dana")
+	if err != nil {
+		t.Fatal(err)
+	}
+	operatorCfg, err := c.OperatorConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	return users{
 		admin: admin,
 		alice: newClient(t, c, aliceCfg),
 		bob:   newClient(t, c, bobCfg),
 		ci:    newClient(t, c, ciCfg),
+		dana:  newClient(t, c, danaCfg),
+
+		operator: newClient(t, c, operatorCfg),
 	}
 }
 
@@ -139,22 +165,22 @@ func runScenarios(t *testing.T, u users) {
 	})
 
 	t.Run("only the requester may approve or deny", func(t *testing.T) {
-		expectDenied(t, updateQuery(t, u.admin, u.bob, aliceQuery, func(q *agentsv1alpha1.AgentQuery) { q.Spec.Approvals = []string{"s1"} }),
+		expectDenied(t, updateQuery(t, u.admin, u.bob, aliceQuery, func(q *agentsv1alpha1.AgentQuery) { q.Spec.Approvals = []string{approvalS1} }),
 			"only the query's requester (alice)", "bob approving alice's step")
 		expectDenied(t, updateQuery(t, u.admin, u.bob, aliceQuery, func(q *agentsv1alpha1.AgentQuery) { q.Spec.Denials = []string{"s2"} }),
 			"only the query's requester (alice)", "bob denying alice's step")
-		if err := updateQuery(t, u.admin, u.alice, aliceQuery, func(q *agentsv1alpha1.AgentQuery) { q.Spec.Approvals = []string{"s1"} }); err != nil {
+		if err := updateQuery(t, u.admin, u.alice, aliceQuery, func(q *agentsv1alpha1.AgentQuery) { q.Spec.Approvals = []string{approvalS1} }); err != nil {
 			t.Fatalf("alice approving her own step: %v", err)
 		}
-		if got := get(t, u.admin, aliceQuery).Spec.Approvals; !slices.Equal(got, []string{"s1"}) {
-			t.Fatalf("approvals = %v, want [s1]", got)
+		if got := get(t, u.admin, aliceQuery).Spec.Approvals; !slices.Equal(got, []string{approvalS1}) {
+			t.Fatalf("approvals = %v, want [%s]", got, approvalS1)
 		}
 	})
 
 	t.Run("an update that omits the requester keeps it", func(t *testing.T) {
 		err := updateQuery(t, u.admin, u.alice, aliceQuery, func(q *agentsv1alpha1.AgentQuery) {
 			q.Spec.Requester = nil
-			q.Spec.Approvals = []string{"s1", "s3"}
+			q.Spec.Approvals = []string{approvalS1, approvalS3}
 		})
 		if err != nil {
 			t.Fatalf("alice re-applying without requester: %v", err)

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"testing"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -28,7 +28,7 @@ func TestWebhookPath(t *testing.T) {
 	t.Cleanup(func() { _ = c.Stop() })
 	u := setupUsers(t, c)
 	port := freePort(t)
-	create(t, u.admin, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kubeask-system"}})
+	// setupUsers made namespace kubeask-system, with the operator's user.
 	create(t, u.admin, webhookConfigurations(fmt.Sprintf("https://127.0.0.1:%d", port))...)
 
 	opts := manager.NewOptions()
@@ -54,6 +54,7 @@ func TestWebhookPath(t *testing.T) {
 
 	runScenarios(t, u)
 	runTriggerScenarios(t, u)
+	runTrustScenarios(t, u)
 
 	t.Run("the CA bundle was injected", func(t *testing.T) {
 		m := get(t, u.admin, &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "kubeask"}})
@@ -76,6 +77,14 @@ func webhookConfigurations(base string) []client.Object {
 			Resources: []string{"agentqueries", "agentsessions", "agenttriggers"},
 		},
 	}}
+	// The validating webhook sees status writes too, as in the chart.
+	statusRule := admissionregistrationv1.RuleWithOperations{
+		Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Update},
+		Rule: admissionregistrationv1.Rule{
+			APIGroups: []string{"agents.kubeask.dev"}, APIVersions: []string{"*"},
+			Resources: []string{"agentqueries/status", "agentsessions/status"},
+		},
+	}
 	mutate := base + admissionwebhook.MutatePath
 	validate := base + admissionwebhook.ValidatePath
 	return []client.Object{
@@ -90,7 +99,7 @@ func webhookConfigurations(base string) []client.Object {
 			ObjectMeta: metav1.ObjectMeta{Name: "kubeask"},
 			Webhooks: []admissionregistrationv1.ValidatingWebhook{{
 				Name: "requester.agents.kubeask.dev", ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: &validate},
-				Rules: rules, FailurePolicy: &fail, SideEffects: &none, AdmissionReviewVersions: []string{"v1"},
+				Rules: append(slices.Clip(rules), statusRule), FailurePolicy: &fail, SideEffects: &none, AdmissionReviewVersions: []string{"v1"},
 			}},
 		},
 	}

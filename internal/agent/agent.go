@@ -7,12 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -187,48 +187,13 @@ func (r *run) prepare(ctx context.Context) (stop bool, err error) {
 			return false, fmt.Errorf("reading session %s: %w", ref.Name, err)
 		}
 	}
-	modelName, profileName, mode := q.Spec.Model, q.Spec.Profile, agentsv1alpha1.ModeReadOnly
-	if session != nil {
-		modelName = cmpOr(modelName, session.Spec.Model)
-		profileName = cmpOr(profileName, session.Spec.Profile)
-		if session.Spec.DefaultMode != "" {
-			mode = session.Spec.DefaultMode
-		}
-	}
-	if q.Spec.Mode != nil {
-		mode = *q.Spec.Mode
-	}
-	if r.profile, err = r.Catalog.Profile(profileName); err != nil {
-		return true, r.fail(ctx, ConditionAccepted, ReasonUnknownProfile, err.Error())
-	}
-	if stop, err := r.checkInstallationMode(ctx, mode); stop || err != nil {
+	c, note, stop, err := r.accept(ctx, session)
+	if stop || err != nil {
 		return stop, err
-	}
-	if !r.profile.AllowsMode(mode) {
-		return true, r.fail(ctx, ConditionAccepted, ReasonModeNotAllowed,
-			fmt.Sprintf("profile %q does not allow mode %s (it allows %v)", r.profile.Name, mode, r.profile.Modes))
-	}
-	// A trigger's queries run unattended: Auto needs the platform's explicit consent,
-	// checked here too and not only when the trigger fires.
-	if mode == agentsv1alpha1.ModeAuto && q.Labels[agentsv1alpha1.LabelTrigger] != "" && !r.Catalog.Triggers.AllowAutoMode {
-		return true, r.fail(ctx, ConditionAccepted, ReasonModeNotAllowed,
-			"the platform does not allow Auto mode for queries created by triggers (model catalog: triggers.allowAutoMode)")
-	}
-	r.mode = mode
-	r.env.Output.AllowSecretValues = r.profile.AllowSecretValues
-	r.tools = r.Tools
-	if len(r.profile.Tools) > 0 {
-		r.tools = r.Tools.Filter(func(t tools.Tool) bool { return slices.Contains(r.profile.Tools, t.Name) })
 	}
 	r.maxSteps = int(q.Spec.MaxSteps)
 	if r.maxSteps <= 0 {
 		r.maxSteps = defaultMaxSteps
-	}
-	if r.llm, err = r.Models.Client(ctx, modelName); err != nil {
-		return true, r.fail(ctx, ConditionAccepted, ReasonUnknownModel, err.Error())
-	}
-	if modelName == "" {
-		modelName = r.Catalog.DefaultModel
 	}
 	if r.st.Phase == agentsv1alpha1.QueryAwaitingApproval && !r.decided() {
 		return true, nil // nothing to do until the requester decides; write nothing
@@ -239,12 +204,20 @@ func (r *run) prepare(ctx context.Context) (stop bool, err error) {
 			return true, r.fail(ctx, ConditionAccepted, ReasonQuotaExceeded, err.Error())
 		}
 	}
-	setCondition(r.st, q.Generation, ConditionAccepted, metav1.ConditionTrue, ReasonAccepted, "the query is valid")
+	// The reason the query was accepted with (a mode it did not ask for) stays in the
+	// condition for the rest of its life.
+	reason, msg := ReasonAccepted, "the query is valid"
+	if note != "" {
+		reason, msg = ReasonAutoNotChosen, note
+	} else if prev := meta.FindStatusCondition(r.st.Conditions, ConditionAccepted); r.st.Mode != "" && prev != nil && prev.Status == metav1.ConditionTrue {
+		reason, msg = prev.Reason, prev.Message
+	}
+	setCondition(r.st, q.Generation, ConditionAccepted, metav1.ConditionTrue, reason, msg)
 	setCondition(r.st, q.Generation, ConditionRunning, metav1.ConditionTrue, ReasonRunning, "the agent is working on the query")
-	r.st.Phase, r.st.Model, r.st.Mode = agentsv1alpha1.QueryRunning, modelName, mode
+	r.st.Phase, r.st.Model, r.st.Profile, r.st.Mode = agentsv1alpha1.QueryRunning, c.model, c.profile, c.mode
 	if first {
 		r.st.StartTime = now()
-		r.event(corev1.EventTypeNormal, "Started", "Working on the query as %s with model %s", q.Spec.Requester.Username, modelName)
+		r.event(corev1.EventTypeNormal, "Started", "Working on the query as %s with model %s", q.Spec.Requester.Username, c.model)
 	}
 	return false, r.w.save(r.st)
 }
@@ -252,10 +225,15 @@ func (r *run) prepare(ctx context.Context) (stop bool, err error) {
 // settle deals with steps left by an earlier run: a change whose outcome is unknown
 // ends the query; approved proposals run; denied ones are recorded; undecided ones keep
 // the query waiting. stop is true when the run must not continue now.
+//
+// A proposal runs only when spec.approvals approves its exact arguments (see
+// approvedArguments). Its state in status is not trusted: a step found Approved is
+// decided again from the spec like a Proposed one, so a status written by anyone else
+// than this run cannot make a step run.
 func (r *run) settle(ctx context.Context) (stop bool, err error) {
-	approved := func(id string) bool { return slices.Contains(r.q.Spec.Approvals, id) }
-	denied := func(id string) bool { return slices.Contains(r.q.Spec.Denials, id) }
-	var unknown []string
+	var unknown, notes []string
+	var approved []int
+	args := map[int]string{}
 	undecided := false
 	for i := range r.st.Steps {
 		s := &r.st.Steps[i]
@@ -268,14 +246,21 @@ func (r *run) settle(ctx context.Context) (stop bool, err error) {
 			s.State = agentsv1alpha1.StepUnknown
 			s.Error = "the operator stopped while this change was being made, so whether it was applied is unknown; it was not run again"
 			unknown = append(unknown, s.ID)
-		case agentsv1alpha1.StepProposed:
+		case agentsv1alpha1.StepProposed, agentsv1alpha1.StepApproved:
+			full, ok := approvedArguments(r.q, *s)
 			switch {
-			case denied(s.ID):
+			case r.q.Denies(s.ID):
 				s.State, s.Error = agentsv1alpha1.StepDenied, "denied by "+r.q.Spec.Requester.Username
-			case approved(s.ID):
+				s.FullArguments = "" // decided: the digest remains as its record
+			case ok:
 				s.State = agentsv1alpha1.StepApproved
+				approved, args[i] = append(approved, i), full
 			default:
+				s.State = agentsv1alpha1.StepProposed
 				undecided = true
+				if why := approvalMismatch(r.q, *s); why != "" {
+					notes = append(notes, why)
+				}
 			}
 		}
 	}
@@ -283,38 +268,41 @@ func (r *run) settle(ctx context.Context) (stop bool, err error) {
 		return true, r.fail(ctx, ConditionRunning, ReasonMutationOutcomeUnknown,
 			fmt.Sprintf("the operator restarted while step %s was changing the cluster; its outcome is unknown and it was not executed again. Check the cluster, then ask again.", strings.Join(unknown, ", ")))
 	}
-	for i := range r.st.Steps {
-		s := r.st.Steps[i]
-		if s.State != agentsv1alpha1.StepApproved {
-			continue
-		}
+	for _, i := range approved {
+		s := &r.st.Steps[i]
+		s.FullArguments = "" // decided: the Running record drops the copy
 		tool, ok := r.tools.Get(s.Tool)
 		if !ok {
-			r.st.Steps[i].State, r.st.Steps[i].Error = agentsv1alpha1.StepFailed, "the tool is no longer available"
+			s.State, s.Error = agentsv1alpha1.StepFailed, "the tool is no longer available"
 			continue
 		}
 		// What the tool returned reaches the model through the replayed step.
-		if _, _, err := r.execute(ctx, i, tool, []byte(s.Arguments)); err != nil {
+		if _, _, err := r.execute(ctx, i, tool, []byte(args[i])); err != nil {
 			return true, err
 		}
 	}
 	if undecided {
-		return true, r.awaitApproval(ctx)
+		return true, r.awaitDecision(ctx, notes)
 	}
 	return false, r.w.save(r.st)
 }
 
-// decided reports whether the requester approved or denied a proposed step.
+// decided reports whether the requester decided on a proposed step, or wrote an
+// approval for one that needs an answer (see HasDecisionOn).
 func (r *run) decided() bool {
 	for _, s := range r.st.Steps {
-		if s.State == agentsv1alpha1.StepProposed && (slices.Contains(r.q.Spec.Approvals, s.ID) || slices.Contains(r.q.Spec.Denials, s.ID)) {
+		if s.State == agentsv1alpha1.StepProposed && r.q.HasDecisionOn(s.ID) {
 			return true
 		}
 	}
 	return false
 }
 
-func (r *run) awaitApproval(ctx context.Context) error {
+func (r *run) awaitApproval(ctx context.Context) error { return r.awaitDecision(ctx, nil) }
+
+// awaitDecision stops the run until the requester decides on the proposed steps; notes
+// say why approvals already given did not run a step.
+func (r *run) awaitDecision(ctx context.Context, notes []string) error {
 	var ids []string
 	for _, s := range r.st.Steps {
 		if s.State == agentsv1alpha1.StepProposed {
@@ -323,6 +311,9 @@ func (r *run) awaitApproval(ctx context.Context) error {
 	}
 	r.st.Phase = agentsv1alpha1.QueryAwaitingApproval
 	msg := fmt.Sprintf("waiting for %s to approve or deny step %s", r.q.Spec.Requester.Username, strings.Join(ids, ", "))
+	if len(notes) > 0 {
+		msg += "; " + strings.Join(notes, "; ")
+	}
 	setCondition(r.st, r.q.Generation, ConditionRunning, metav1.ConditionFalse, ReasonAwaitingApproval, msg)
 	r.st.Summary = "Awaiting approval: " + strings.Join(ids, ", ")
 	r.event(corev1.EventTypeNormal, "AwaitingApproval", "%s", msg)

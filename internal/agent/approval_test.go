@@ -33,11 +33,11 @@ func TestProposeApproveExecuteAsTheRequester(t *testing.T) {
 	}
 
 	// The cluster admin may update the query, but is not its requester.
-	err := update(t, admin, q, func(q *agentsv1alpha1.AgentQuery) { q.Spec.Approvals = []string{"s1"} })
+	err := approve(t, admin, q, "s1")
 	if err == nil || !strings.Contains(err.Error(), "only the query's requester (alice)") {
 		t.Fatalf("an approval by someone other than alice: %v", err)
 	}
-	if err := update(t, alice, q, func(q *agentsv1alpha1.AgentQuery) { q.Spec.Approvals = []string{"s1"} }); err != nil {
+	if err := approve(t, alice, q, "s1"); err != nil {
 		t.Fatalf("alice approving: %v", err)
 	}
 	q = waitFor(t, q, agentsv1alpha1.QuerySucceeded)
@@ -61,7 +61,7 @@ func TestApprovedChangeRunsWithTheRequestersRightsOnly(t *testing.T) {
 		q.Spec.Profile = "operate"
 		q.Spec.Mode = new(agentsv1alpha1.ModePropose)
 	}), agentsv1alpha1.QueryAwaitingApproval)
-	if err := update(t, bob, q, func(q *agentsv1alpha1.AgentQuery) { q.Spec.Approvals = []string{"s1"} }); err != nil {
+	if err := approve(t, bob, q, "s1"); err != nil {
 		t.Fatal(err)
 	}
 	q = waitFor(t, q, agentsv1alpha1.QuerySucceeded)

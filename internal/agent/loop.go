@@ -171,6 +171,13 @@ func (r *run) handleCall(ctx context.Context, call llm.ToolCall) (res llm.ToolRe
 			r.st.Steps = append(r.st.Steps, step)
 			return res, false, nil
 		case agentsv1alpha1.ModePropose:
+			// Recorded with its full arguments and their digest: it runs later only as
+			// approved (see settle).
+			if refusal := r.propose(&step, call.Arguments); refusal != "" {
+				step.Error, res.Content = refusal, refusal
+				r.st.Steps = append(r.st.Steps, step)
+				return res, false, nil
+			}
 			step.State = agentsv1alpha1.StepProposed
 			r.st.Steps = append(r.st.Steps, step)
 			return res, true, nil

@@ -163,9 +163,19 @@ models:
   model: fake-model
   baseURL: %[1]s
   timeout: 1s
+- name: bobs-only
+  provider: openai
+  model: fake-model
+  baseURL: %[1]s
+  allowedUsers: [bob]
 profiles:
 - name: operate
   modes: [ReadOnly, Propose, Auto]
+- name: reveal
+  allowSecretValues: true
+  modes: [ReadOnly, Propose, Auto]
+- name: sre-only
+  allowedGroups: [sre]
 limits:
   users:
   - name: carol

@@ -27,11 +27,17 @@ const (
 	ReasonUnknownModel           = "UnknownModel"
 	ReasonUnknownProfile         = "UnknownProfile"
 	ReasonModeNotAllowed         = "ModeNotAllowed"
+	ReasonProfileNotAllowed      = "ProfileNotAllowed"
+	ReasonModelNotAllowed        = "ModelNotAllowed"
 	ReasonQuotaExceeded          = "QuotaExceeded"
 	ReasonModelError             = "ModelError"
 	ReasonTimeout                = "Timeout"
 	ReasonMaxSteps               = "MaxStepsReached"
 	ReasonMutationOutcomeUnknown = "MutationOutcomeUnknown"
+
+	// ReasonAutoNotChosen accepts a query whose session asked for Auto on behalf of
+	// someone else: it runs in Propose, and the condition's message says why.
+	ReasonAutoNotChosen = "AutoNotChosenByRequester"
 )
 
 // boundStatus returns a copy of st cut to the API's limits, marking cut steps, so

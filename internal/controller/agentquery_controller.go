@@ -4,7 +4,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -59,10 +58,11 @@ func (r *AgentQueryReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	return ctrl.Result{}, nil
 }
 
-// decided reports whether the requester has approved or denied a proposed step.
+// decided reports whether the requester has approved or denied a proposed step (an
+// approval naming other arguments than the proposed ones too: the agent says so).
 func decided(q *agentsv1alpha1.AgentQuery) bool {
 	for _, s := range q.Status.Steps {
-		if s.State == agentsv1alpha1.StepProposed && (slices.Contains(q.Spec.Approvals, s.ID) || slices.Contains(q.Spec.Denials, s.ID)) {
+		if s.State == agentsv1alpha1.StepProposed && q.HasDecisionOn(s.ID) {
 			return true
 		}
 	}

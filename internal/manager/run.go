@@ -121,7 +121,7 @@ func (o *Options) Run(ctx context.Context, cfg *rest.Config) error {
 		}
 		srv := mgr.GetWebhookServer()
 		srv.Register(admissionwebhook.MutatePath, &webhook.Admission{Handler: admissionwebhook.Stamper{}})
-		srv.Register(admissionwebhook.ValidatePath, &webhook.Admission{Handler: admissionwebhook.Validator{Client: direct}})
+		srv.Register(admissionwebhook.ValidatePath, &webhook.Admission{Handler: &admissionwebhook.Validator{Client: direct}})
 		if err := mgr.AddReadyzCheck("webhook", srv.StartedChecker()); err != nil {
 			return err
 		}

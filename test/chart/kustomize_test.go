@@ -82,7 +82,7 @@ func TestKustomizeBuilds(t *testing.T) {
 		policies  int // policies plus bindings
 		webhooks  int
 	}{
-		{"config/default", nil, 8, 0},
+		{"config/default", nil, 12, 0},
 		{"config/webhook", []string{"--set", "admission.mode=webhook", "--set", "impersonation.mode=legacy"}, 0, 2},
 	}
 	for _, tc := range cases {

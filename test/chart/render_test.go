@@ -87,8 +87,8 @@ config:
 	}{{
 		name: "default",
 		check: func(t *testing.T, objs []*unstructured.Unstructured) {
-			if n := len(find(objs, "MutatingAdmissionPolicy")) + len(find(objs, "ValidatingAdmissionPolicy")); n != 4 {
-				t.Errorf("want 4 admission policies, got %d", n)
+			if n := len(find(objs, "MutatingAdmissionPolicy")) + len(find(objs, "ValidatingAdmissionPolicy")); n != 6 {
+				t.Errorf("want 6 admission policies, got %d", n)
 			}
 			if n := len(find(objs, "MutatingWebhookConfiguration")) + len(find(objs, "ValidatingWebhookConfiguration")); n != 0 {
 				t.Errorf("policy mode rendered %d webhook configurations", n)
@@ -146,9 +146,18 @@ config:
 				if *fp != admissionregistrationv1.Fail || *se != admissionregistrationv1.SideEffectClassNone {
 					t.Errorf("%s failurePolicy %s sideEffects %s", kind, *fp, *se)
 				}
-				if len(rules) != 1 || !slices.Equal(rules[0].Resources, []string{"agentqueries", "agentsessions", "agenttriggers"}) ||
+				// The validating webhook also sees status writes, which only the operator may make.
+				want := 1
+				if kind == "ValidatingWebhookConfiguration" {
+					want = 2
+				}
+				if len(rules) != want || !slices.Equal(rules[0].Resources, []string{"agentqueries", "agentsessions", "agenttriggers"}) ||
 					!slices.Equal(rules[0].Operations, []admissionregistrationv1.OperationType{"CREATE", "UPDATE"}) {
 					t.Errorf("%s rules = %+v", kind, rules)
+				}
+				if want == 2 && (!slices.Equal(rules[1].Resources, []string{"agentqueries/status", "agentsessions/status"}) ||
+					!slices.Equal(rules[1].Operations, []admissionregistrationv1.OperationType{"UPDATE"})) {
+					t.Errorf("%s status rule = %+v", kind, rules[1])
 				}
 			}
 			check("MutatingWebhookConfiguration", mwc.Webhooks[0].ClientConfig, mwc.Webhooks[0].FailurePolicy, mwc.Webhooks[0].SideEffects, mwc.Webhooks[0].Rules, "/mutate-requester")

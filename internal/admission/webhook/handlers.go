@@ -67,17 +67,23 @@ func (Stamper) Handle(_ context.Context, req admission.Request) admission.Respon
 }
 
 // Validator is the validating webhook. It needs a client that may create
-// SubjectAccessReviews, to check that a query's creator may read its session.
+// SubjectAccessReviews, to check that a query's creator may read its session and who
+// may write status. It runs as the operator, whose identity it learns once.
 type Validator struct {
 	Client client.Client
+
+	self operatorIdentity
 }
 
-var _ admission.Handler = Validator{}
+var _ admission.Handler = &Validator{}
 
 // Handle implements admission.Handler.
-func (v Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
+func (v *Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return admission.Allowed("")
+	}
+	if req.SubResource == "status" {
+		return v.checkStatusWriter(ctx, req)
 	}
 	switch req.Kind.Kind {
 	case "AgentQuery":
@@ -111,6 +117,9 @@ func (v Validator) Handle(ctx context.Context, req admission.Request) admission.
 		if msg := checkRequesterUnchanged(oldS.Spec.Requester, newS.Spec.Requester); msg != "" {
 			return admission.Denied(msg)
 		}
+		if msg := checkSessionUpdate(&oldS, &newS, req.UserInfo); msg != "" {
+			return admission.Denied(msg)
+		}
 	case "AgentTrigger":
 		var newT, oldT agentsv1alpha1.AgentTrigger
 		if err := decode(req, &newT, &oldT); err != nil {
@@ -141,7 +150,7 @@ func (v Validator) Handle(ctx context.Context, req admission.Request) admission.
 
 // checkSessionAccess asks the API server, with a SubjectAccessReview for the creator,
 // whether they may get the session the query wants to join.
-func (v Validator) checkSessionAccess(ctx context.Context, req admission.Request, q *agentsv1alpha1.AgentQuery) admission.Response {
+func (v *Validator) checkSessionAccess(ctx context.Context, req admission.Request, q *agentsv1alpha1.AgentQuery) admission.Response {
 	if q.Spec.SessionRef == nil {
 		return admission.Allowed("")
 	}

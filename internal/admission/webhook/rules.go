@@ -73,6 +73,28 @@ func checkQueryUpdate(oldQ, newQ *agentsv1alpha1.AgentQuery, u authenticationv1.
 	return ""
 }
 
+// checkSessionUpdate applies the AgentSession update rule: its model, profile and
+// defaultMode are what its requester's queries run with, so only they may change them.
+func checkSessionUpdate(oldS, newS *agentsv1alpha1.AgentSession, u authenticationv1.UserInfo) string {
+	if isRequester(oldS.Spec.Requester, u) {
+		return ""
+	}
+	if oldS.Spec.Model == newS.Spec.Model && oldS.Spec.Profile == newS.Spec.Profile && oldS.Spec.DefaultMode == newS.Spec.DefaultMode {
+		return ""
+	}
+	owner := "unknown"
+	if oldS.Spec.Requester != nil {
+		owner = oldS.Spec.Requester.Username
+	}
+	return fmt.Sprintf("only the session's requester (%s) may change its model, profile or defaultMode, not %s", owner, u.Username)
+}
+
+// statusDeniedMessage is the denial of a status write by anyone but the operator.
+func statusDeniedMessage(resource, user string) string {
+	return fmt.Sprintf("only the kubeask operator may write the status of %s, not %s (writing it needs the verb %s on %s/status in every namespace, which kubeask grants to its ServiceAccount only)",
+		resource, user, StatusWriteVerb, resource)
+}
+
 // sessionDeniedMessage is the denial for a query joining a session its creator may not read.
 func sessionDeniedMessage(u authenticationv1.UserInfo, session, namespace string) string {
 	return fmt.Sprintf("%s may not get AgentSession %s in namespace %s, so cannot add a query to it", u.Username, session, namespace)

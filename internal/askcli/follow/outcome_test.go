@@ -1,6 +1,7 @@
 package follow
 
 import (
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -10,7 +11,9 @@ import (
 )
 
 func TestCodeAndStopped(t *testing.T) {
-	proposed := []agentsv1alpha1.Step{{ID: "s1", State: agentsv1alpha1.StepProposed}}
+	proposed := []agentsv1alpha1.Step{{ID: "s1", State: agentsv1alpha1.StepProposed, Digest: "sha256:" + strings.Repeat("a", 64)}}
+	approval := agentsv1alpha1.ApprovalFor(proposed[0])
+	otherArguments := "s1@sha256:" + strings.Repeat("b", 64)
 	failed := func(reason string) []metav1.Condition {
 		return []metav1.Condition{{Type: "Running", Status: metav1.ConditionFalse, Reason: reason, Message: "m"}}
 	}
@@ -26,7 +29,9 @@ func TestCodeAndStopped(t *testing.T) {
 		{"cancelled", query(agentsv1alpha1.QueryCancelled, nil, nil, nil), exitcode.Cancelled, true},
 		{"awaiting", query(agentsv1alpha1.QueryAwaitingApproval, proposed, nil, nil), exitcode.AwaitingApproval, true},
 		// Approved but not yet picked up by the agent: keep following.
-		{"approved, not picked up", query(agentsv1alpha1.QueryAwaitingApproval, proposed, []string{"s1"}, nil), exitcode.AwaitingApproval, false},
+		{"approved, not picked up", query(agentsv1alpha1.QueryAwaitingApproval, proposed, []string{approval}, nil), exitcode.AwaitingApproval, false},
+		// An approval of other arguments approves nothing: the step still waits for a decision.
+		{"approved for other arguments", query(agentsv1alpha1.QueryAwaitingApproval, proposed, []string{otherArguments}, nil), exitcode.AwaitingApproval, true},
 		{"running", query(agentsv1alpha1.QueryRunning, nil, nil, nil), exitcode.Cancelled, false},
 		{"pending", query("", nil, nil, nil), exitcode.Cancelled, false},
 	}

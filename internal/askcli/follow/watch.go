@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -34,10 +33,12 @@ func Stopped(q *agentsv1alpha1.AgentQuery) bool {
 }
 
 // Undecided are the proposed steps that are neither approved nor denied in the spec.
+// A step approved for other arguments than the ones it records is undecided: the
+// approval does not run it.
 func Undecided(q *agentsv1alpha1.AgentQuery) []agentsv1alpha1.Step {
 	var out []agentsv1alpha1.Step
 	for _, s := range q.Status.Steps {
-		if s.State == agentsv1alpha1.StepProposed && !slices.Contains(q.Spec.Approvals, s.ID) && !slices.Contains(q.Spec.Denials, s.ID) {
+		if s.State == agentsv1alpha1.StepProposed && !q.Decides(s) {
 			out = append(out, s)
 		}
 	}

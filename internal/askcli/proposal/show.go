@@ -29,14 +29,22 @@ import (
 const fieldManager = "kubeask"
 
 // Show writes what step would do: the command, and for apply and patch the manifest or
-// patch and a diff of the live object against the server's dry run of the change.
+// patch and a diff of the live object against the server's dry run of the change. It
+// shows the step's full arguments, the ones an approval's digest names.
 func Show(ctx context.Context, c *kube.Client, w io.Writer, st render.Style, step agentsv1alpha1.Step) {
-	fmt.Fprintf(w, "%s %s\n", st.Yellow(step.ID), st.Bold(render.Command(step.Tool, step.Arguments)))
-	if step.Truncated {
+	arguments := step.Arguments
+	if step.FullArguments != "" {
+		arguments = step.FullArguments
+	}
+	fmt.Fprintf(w, "%s %s\n", st.Yellow(step.ID), st.Bold(render.Command(step.Tool, arguments)))
+	if step.FullArguments == "" && step.Truncated {
 		fmt.Fprintln(w, st.Red("  warning: the arguments were cut to fit the query's status; the change may not be what the model meant"))
 	}
+	if step.Digest != "" {
+		fmt.Fprintln(w, st.Dim("  digest "+step.Digest+" (an approval runs exactly these arguments)"))
+	}
 	var args map[string]any
-	_ = json.Unmarshal([]byte(step.Arguments), &args)
+	_ = json.Unmarshal([]byte(arguments), &args)
 	str := func(k string) string { v, _ := args[k].(string); return v }
 	ns := str("namespace")
 	if ns == "" {

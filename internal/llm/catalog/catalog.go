@@ -18,11 +18,13 @@
 //	  model: llama3.1:8b
 //	  baseURL: http://ollama.ai.svc:11434/v1
 //	  timeout: 5m
+//	  allowedGroups: [ml-team]  # only they may pick it (empty: everyone)
 //	profiles:
 //	- name: troubleshoot        # overrides the built-in profile of that name
 //	  tools: []                 # empty: every tool (the mode gates changes)
-//	  allowSecretValues: false
+//	  allowSecretValues: false  # true: never the default, and only on request
 //	  modes: [ReadOnly]
+//	  allowedUsers: []          # with allowedGroups: who may use it (empty: everyone)
 //	limits:
 //	  default: {queriesPerHour: 30, tokensPerDay: 2000000}
 //	  groups:
@@ -36,6 +38,7 @@ package catalog
 import (
 	"fmt"
 	"os"
+	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
@@ -99,6 +102,8 @@ type Model struct {
 	Limits ModelLimits `json:"limits,omitempty"`
 	// Timeout bounds one model call, retries included. Zero means llm.DefaultTimeout.
 	Timeout metav1.Duration `json:"timeout,omitempty"`
+	// Access says who may use the model; empty lets everyone.
+	Access `json:",inline"`
 }
 
 // SecretKeyRef is one key of a Secret in the operator's namespace.
@@ -138,6 +143,33 @@ type Profile struct {
 	AllowSecretValues bool `json:"allowSecretValues,omitempty"`
 	// Modes are the modes queries with this profile may use. Empty means ReadOnly only.
 	Modes []agentsv1alpha1.Mode `json:"modes,omitempty"`
+	// Access says who may use the profile; empty lets everyone.
+	Access `json:",inline"`
+}
+
+// Access limits a model or a profile to some requesters. With both lists empty everyone
+// may use it; otherwise a requester named in allowedUsers or in one of allowedGroups.
+// It is checked against the requester stamped on the query by admission, so nobody can
+// claim a group they are not in.
+type Access struct {
+	AllowedUsers  []string `json:"allowedUsers,omitempty"`
+	AllowedGroups []string `json:"allowedGroups,omitempty"`
+}
+
+// Permits reports whether the requester user, member of groups, may use it.
+func (a Access) Permits(user string, groups []string) bool {
+	if len(a.AllowedUsers) == 0 && len(a.AllowedGroups) == 0 {
+		return true
+	}
+	if slices.Contains(a.AllowedUsers, user) {
+		return true
+	}
+	for _, g := range groups {
+		if slices.Contains(a.AllowedGroups, g) {
+			return true
+		}
+	}
+	return false
 }
 
 // AllowsMode reports whether queries with this profile may run in mode m.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -33,13 +34,17 @@ models:
   provider: anthropic
   model: claude-sonnet-4-5
   apiKeySecretRef: {name: kubeask-llm-keys, key: anthropic}
+  allowedGroups: [ml-team]
+  allowedUsers: [carol]
 profiles:
 - name: ops
   description: Operators may propose changes.
   systemPrompt: You are the ops assistant.
   tools: [list_pods, get_logs]
-  allowSecretValues: true
   modes: [ReadOnly, Propose]
+- name: secrets
+  allowSecretValues: true
+  allowedGroups: [sre]
 limits:
   default: {queriesPerHour: 30, tokensPerDay: 2000000}
   groups:
@@ -63,7 +68,7 @@ func TestParse(t *testing.T) {
 	}
 
 	p, err := c.Profile("")
-	if err != nil || p.Name != "ops" || p.Prompt() != "You are the ops assistant." || !p.AllowSecretValues ||
+	if err != nil || p.Name != "ops" || p.Prompt() != "You are the ops assistant." || p.AllowSecretValues ||
 		!p.AllowsMode(agentsv1alpha1.ModePropose) || p.AllowsMode(agentsv1alpha1.ModeAuto) {
 		t.Errorf("default profile %+v, %v", p, err)
 	}
@@ -75,6 +80,39 @@ func TestParse(t *testing.T) {
 	}
 	if q := c.Limits.For("ci-bot", []string{"sre"}); q.QueriesPerHour != 5 || q.TokensPerDay != 0 {
 		t.Errorf("ci-bot quota %+v", q)
+	}
+	secrets, err := c.Profile("secrets")
+	if err != nil || !secrets.AllowSecretValues || !slices.Equal(secrets.AllowedGroups, []string{"sre"}) {
+		t.Errorf("secrets profile %+v, %v", secrets, err)
+	}
+	claude, err := c.Model("claude")
+	if err != nil || !slices.Equal(claude.AllowedGroups, []string{"ml-team"}) || !slices.Equal(claude.AllowedUsers, []string{"carol"}) {
+		t.Errorf("claude %+v, %v", claude, err)
+	}
+}
+
+func TestAccessPermits(t *testing.T) {
+	tests := []struct {
+		name   string
+		access Access
+		user   string
+		groups []string
+		want   bool
+	}{
+		{"no lists: everyone", Access{}, "alice", nil, true},
+		{"a listed user", Access{AllowedUsers: []string{"alice"}}, "alice", nil, true},
+		{"an unlisted user", Access{AllowedUsers: []string{"alice"}}, "bob", []string{"alice"}, false},
+		{"a member of a listed group", Access{AllowedGroups: []string{"sre"}}, "bob", []string{"dev", "sre"}, true},
+		{"in no listed group", Access{AllowedGroups: []string{"sre"}}, "bob", []string{"dev"}, false},
+		{"a group named like the user does not count", Access{AllowedGroups: []string{"bob"}}, "bob", nil, false},
+		{"either list", Access{AllowedUsers: []string{"carol"}, AllowedGroups: []string{"sre"}}, "carol", []string{"dev"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.access.Permits(tt.user, tt.groups); got != tt.want {
+				t.Errorf("Permits(%q, %v) = %v, want %v", tt.user, tt.groups, got, tt.want)
+			}
+		})
 	}
 }
 
@@ -124,6 +162,12 @@ func TestParseRejects(t *testing.T) {
 			[]string{"limits.default.queriesPerHour: -1 is negative", "limits.users[0].tokensPerDay: -2 is negative"}},
 		{"duplicate group", `{defaultModel: m, models: [` + model + `], limits: {groups: [{name: g}, {name: g}]}}`, []string{`limits.groups[1].name: duplicate entry "g"`}},
 		{"unknown field", `{defaultModel: m, models: [{name: m, provider: openai, model: x, apiKey: sk-plain}]}`, []string{`unknown field "apiKey"`}},
+		{"secret-revealing default profile", `{defaultModel: m, defaultProfile: p, models: [` + model + `], profiles: [{name: p, allowSecretValues: true}]}`,
+			[]string{`defaultProfile: profile "p" allows Secret values, so it cannot be the default profile`}},
+		{"secret-revealing built-in profile", `{defaultModel: m, models: [` + model + `], profiles: [{name: troubleshoot, allowSecretValues: true}]}`,
+			[]string{`profiles[troubleshoot].allowSecretValues: profile "troubleshoot" allows Secret values`}},
+		{"bad access lists", `{defaultModel: m, models: [{name: m, provider: openai, model: x, allowedUsers: [""]}], profiles: [{name: p, allowedGroups: [sre, sre]}]}`,
+			[]string{"models[m].allowedUsers[0]: empty name", `profiles[p].allowedGroups[1]: duplicate entry "sre"`}},
 		{"duplicate key", "defaultModel: m\ndefaultModel: n\nmodels: []\n", []string{"model catalog:"}},
 		{"not YAML", `{models: [`, []string{"model catalog:"}},
 	}
@@ -211,7 +255,7 @@ func TestExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Models) != 6 || len(c.Profiles) != 2 {
+	if len(c.Models) != 6 || len(c.Profiles) != 3 {
 		t.Errorf("%d models, %d profiles", len(c.Models), len(c.Profiles))
 	}
 	p, err := c.Profile("operate")
@@ -220,5 +264,8 @@ func TestExample(t *testing.T) {
 	}
 	if q := c.Limits.For("system:serviceaccount:ci:deployer", []string{"sre"}); q.QueriesPerHour != 5 {
 		t.Errorf("deployer quota %+v", q)
+	}
+	if p, err := c.Profile("break-glass"); err != nil || !p.AllowSecretValues || p.Permits("alice", []string{"dev"}) || !p.Permits("bob", []string{"sre"}) {
+		t.Errorf("break-glass %+v, %v", p, err)
 	}
 }

@@ -41,6 +41,7 @@ func (c *Catalog) Validate() error {
 			path = fmt.Sprintf("models[%s]", m.Name)
 		}
 		validName(add, path+".name", m.Name)
+		validAccess(add, path, m.Access)
 		if models[m.Name] {
 			add(path+".name", "duplicate model name %q", m.Name)
 		}
@@ -61,6 +62,7 @@ func (c *Catalog) Validate() error {
 			path = fmt.Sprintf("profiles[%s]", p.Name)
 		}
 		validName(add, path+".name", p.Name)
+		validAccess(add, path, p.Access)
 		if profiles[p.Name] {
 			add(path+".name", "duplicate profile name %q", p.Name)
 		}
@@ -69,6 +71,15 @@ func (c *Catalog) Validate() error {
 	}
 	if c.DefaultProfile != "" && !profiles[c.DefaultProfile] {
 		add("defaultProfile", "%q is not a profile of the catalog", c.DefaultProfile)
+	}
+	// A query that names no profile must never reveal Secret values: whoever reads its
+	// status or its session would see them without anyone having asked for that.
+	if p, err := c.Profile(""); err == nil && p.AllowSecretValues {
+		path := "defaultProfile"
+		if c.DefaultProfile == "" {
+			path = fmt.Sprintf("profiles[%s].allowSecretValues", p.Name)
+		}
+		add(path, "profile %q allows Secret values, so it cannot be the default profile: make a profile without them the default, and let queries that need them name this one", p.Name)
 	}
 
 	validQuota(add, "limits.default", c.Limits.Default)
@@ -170,6 +181,24 @@ func validProfile(add adder, path string, p Profile) {
 		case agentsv1alpha1.ModeReadOnly, agentsv1alpha1.ModePropose, agentsv1alpha1.ModeAuto:
 		default:
 			add(fmt.Sprintf("%s.modes[%d]", path, i), "unknown mode %q: use ReadOnly, Propose or Auto", m)
+		}
+	}
+}
+
+func validAccess(add adder, path string, a Access) {
+	for _, list := range []struct {
+		field string
+		names []string
+	}{{"allowedUsers", a.AllowedUsers}, {"allowedGroups", a.AllowedGroups}} {
+		seen := map[string]bool{}
+		for i, n := range list.names {
+			switch {
+			case n == "":
+				add(fmt.Sprintf("%s.%s[%d]", path, list.field, i), "empty name")
+			case seen[n]:
+				add(fmt.Sprintf("%s.%s[%d]", path, list.field, i), "duplicate entry %q", n)
+			}
+			seen[n] = true
 		}
 	}
 }

@@ -52,9 +52,10 @@ func newCmd(f *factory.Factory, approve bool) *cobra.Command {
 		Short: short,
 		Long: short + `.
 
-The exact change is shown first: the command, the manifest or patch, and a diff of the
-live object against the API server's dry run of the change, both made with your own
-credentials. Only the query's requester may decide; the API server enforces it.`,
+The exact change is shown first: the command with its full arguments, the manifest or
+patch, and a diff of the live object against the API server's dry run of the change, both
+made with your own credentials. An approval names the digest of the arguments shown, so
+it runs exactly them. Only the query's requester may decide; the API server enforces it.`,
 		Example: fmt.Sprintf("  kubectl ask %[1]s ask-x7k2p\n  kubectl ask %[1]s ask-x7k2p s2 --yes", verb),
 		Args:    cmdargs.AtLeast(1, "a QUERY (and optionally STEP ids)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -123,7 +124,13 @@ func (o *Options) Run(ctx context.Context) error {
 	for _, step := range steps {
 		chosen = append(chosen, step.ID)
 	}
-	q, err = proposal.Decide(ctx, c, client.ObjectKeyFromObject(q), chosen, o.Approve)
+	// An approval names the digest of the arguments shown above: if they changed since,
+	// it approves nothing.
+	entries, err := proposal.Entries(steps, o.Approve)
+	if err != nil {
+		return exitcode.Newf(exitcode.Failed, "%v", err)
+	}
+	q, err = proposal.Decide(ctx, c, client.ObjectKeyFromObject(q), entries, o.Approve)
 	if err != nil {
 		return err
 	}

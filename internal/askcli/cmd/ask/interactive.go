@@ -120,7 +120,12 @@ func (o *Options) decide(ctx context.Context, c *kube.Client, q *agentsv1alpha1.
 	}
 	switch strings.ToLower(strings.TrimSpace(answer)) {
 	case "y", "yes":
-		return proposal.Decide(ctx, c, client.ObjectKeyFromObject(fresh), ids, true)
+		// Bound to the digests of the arguments just shown.
+		approvals, err := proposal.Entries(steps, true)
+		if err != nil {
+			return nil, err
+		}
+		return proposal.Decide(ctx, c, client.ObjectKeyFromObject(fresh), approvals, true)
 	case "n", "no", "deny":
 		return proposal.Decide(ctx, c, client.ObjectKeyFromObject(fresh), ids, false)
 	}
