@@ -17,11 +17,13 @@ import (
 // inside the namespace. hack/dev's answer function lives in a main package, so this is
 // its own, smaller script; the wire protocol is llmtest's, shared with the tests.
 
-// slowPrompt marks a query whose model answers take slowReply each, so that it is still
-// running while the manager is upgraded.
+// slowPrompt marks a query whose model answers take slowReply each: longer than the
+// rolling update takes to stop the old leader (surge pod Ready, then the old pods get
+// SIGTERM and 10 s of grace), so that the upgrade really interrupts the query and the
+// new leader has to finish it.
 const (
 	slowPrompt = "[slow]"
-	slowReply  = 8 * time.Second
+	slowReply  = 30 * time.Second
 )
 
 func demoAnswer(req llmtest.Request) llmtest.Reply {
@@ -61,6 +63,7 @@ func demoAnswer(req llmtest.Request) llmtest.Reply {
 // only, which pods cannot reach).
 func (r *runner) startDemoModel() (string, error) {
 	srv := llmtest.NewServer(demoAnswer)
+	r.model = srv
 	// A slow answer may be in flight at the end; drop it instead of waiting for it.
 	r.cleanups = append(r.cleanups, func() { srv.CloseClientConnections(); srv.Close() })
 	l, err := net.Listen("tcp", nodeIP+":0")

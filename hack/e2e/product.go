@@ -464,7 +464,22 @@ func (r *runner) upgradeDuringQuery(ctx context.Context) error {
 	if after.Generation == before.Generation {
 		return fmt.Errorf("helm upgrade did not change the Deployment (generation %d)", after.Generation)
 	}
-	return r.waitAnswer(ctx, c, "during-upgrade", 4*time.Minute)
+	if err := r.waitAnswer(ctx, c, "during-upgrade", 4*time.Minute); err != nil {
+		return err
+	}
+	// Two requests is one uninterrupted run (tool call, then answer); more means the
+	// upgrade cut a request off and the next leader asked again.
+	n := 0
+	for _, req := range r.model.Requests() {
+		for _, m := range req.Messages {
+			if m.Role == "user" && strings.Contains(m.Text(), slowPrompt) {
+				n++
+				break
+			}
+		}
+	}
+	logf("   the model was asked %d time(s) for this query", n)
+	return nil
 }
 
 // uninstall runs `helm uninstall` and checks that nothing of the release is left:

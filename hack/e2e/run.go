@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/kubeask/kubeask/internal/llm/llmtest"
 	"github.com/kubeask/kubeask/internal/testcluster"
 )
 
@@ -38,7 +39,8 @@ type runner struct {
 	// cleanups run first at the end (in reverse order): servers and port-forwards the
 	// checks started in the driver itself.
 	cleanups []func()
-	// modelURL is the demo model's base URL as pods reach it.
+	// model is the demo model; modelURL its base URL as pods reach it.
+	model    *llmtest.Server
 	modelURL string
 }
 
