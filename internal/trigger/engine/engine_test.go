@@ -309,7 +309,8 @@ func TestATriggerWhoseAuthorMayNotAskStopsFiringAndSaysWhy(t *testing.T) {
 	})
 	t.Run("Auto needs the platform's consent", func(t *testing.T) {
 		tr := eventTrigger("auto", func(tr *agentsv1alpha1.AgentTrigger) { tr.Spec.Query.Mode = agentsv1alpha1.ModeAuto })
-		create(t, users["alice"], tr)
+		// The RoleBinding restored by the subtest before may take a moment to apply.
+		eventually(t, "alice may create triggers again", func() error { return users["alice"].Create(t.Context(), tr.DeepCopy()) })
 		c := waitReady(t, tr, metav1.ConditionFalse)
 		if c.Reason != engine.ReasonModeNotAllowed {
 			t.Fatalf("Ready = %+v", c)
