@@ -139,9 +139,11 @@ func quotingModel(calls []llmtest.Call) func(llmtest.Request) llmtest.Reply {
 // literals are values the model writes into changes, which status must not keep.
 func literals(profile string) (calls []llmtest.Call, values []string) {
 	lit, applied := "literal-"+profile+"-7e21", "applied-"+profile+"-40af"
-	manifest, _ := json.Marshal("apiVersion: v1\nkind: Secret\nmetadata:\n  name: by-the-model-" + profile + "\n  namespace: " + plantedNamespace +
-		"\nstringData:\n  config: " + applied + "\n")
-	args, _ := json.Marshal(map[string]any{"args": []string{"create", "secret", "generic", "literal-" + profile, "-n", plantedNamespace, "--from-literal=blob=" + lit}})
+	doc := "apiVersion: v1\nkind: Secret\nmetadata:\n  name: by-the-model-" + profile + "\n  namespace: " + plantedNamespace +
+		"\nstringData:\n  config: " + applied + "\n"
+	argv := []string{"create", "secret", "generic", "literal-" + profile, "-n", plantedNamespace, "--from-literal=blob=" + lit}
+	manifest, _ := json.Marshal(doc)                      //nolint:errchkjson // a string always encodes
+	args, _ := json.Marshal(map[string]any{"args": argv}) //nolint:errchkjson // strings always encode
 	return []llmtest.Call{
 		{Name: "kubectl", Args: string(args)},
 		{Name: "resources_apply", Args: `{"manifest":` + string(manifest) + `}`},

@@ -204,7 +204,10 @@ func TestDocuments(t *testing.T) {
 
 func TestArguments(t *testing.T) {
 	kubectl := func(args ...string) string {
-		b, _ := json.Marshal(map[string]any{"args": args})
+		b, err := json.Marshal(map[string][]string{"args": args})
+		if err != nil {
+			t.Fatal(err)
+		}
 		return string(b)
 	}
 	cases := []struct {

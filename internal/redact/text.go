@@ -173,7 +173,6 @@ func (r *remover) text(s string) string {
 		indent, key, sep, value := m[1], m[2], m[3], m[4]
 		if key != LastApplied && !CredentialName(key) || sizeOnly.MatchString(value) ||
 			strings.HasPrefix(value, "<") && strings.HasSuffix(value, ">") { // "<set to the key 'password' in secret 'db'>", a placeholder
-
 			return line
 		}
 		return indent + key + sep + r.hide(value)
