@@ -44,7 +44,7 @@ func writeArchive(path string, entries []entry, mtime time.Time) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return os.WriteFile(path, buf.Bytes(), 0o644)
+	return os.WriteFile(path, buf.Bytes(), 0o644) //nolint:gosec // G306: a release file, published for everyone to read
 }
 
 func writeTarGz(w io.Writer, entries []entry, mtime time.Time) error {

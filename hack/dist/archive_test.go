@@ -7,7 +7,6 @@ import (
 	"compress/gzip"
 	"errors"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -65,7 +64,7 @@ func readArchive(t *testing.T, path string) ([]entry, []time.Time) {
 		if h.Uid != 0 || h.Gid != 0 || h.Uname != "" || h.Gname != "" {
 			t.Errorf("%s: %s has owner %d:%d %q:%q, want none", path, h.Name, h.Uid, h.Gid, h.Uname, h.Gname)
 		}
-		entries = append(entries, entry{Name: h.Name, Mode: fs.FileMode(h.Mode).Perm(), Data: data})
+		entries = append(entries, entry{Name: h.Name, Mode: h.FileInfo().Mode().Perm(), Data: data})
 		times = append(times, h.ModTime.UTC())
 	}
 }

@@ -57,7 +57,7 @@ func packageChart(ctx context.Context, o *options, work string) (string, error) 
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", name, err)
 	}
-	return name, os.WriteFile(filepath.Join(o.Out, name), fixed, 0o644)
+	return name, os.WriteFile(filepath.Join(o.Out, name), fixed, 0o644) //nolint:gosec // G306: a release file, published for everyone to read
 }
 
 // fixTimes rewrites a chart archive with every entry's time set to mtime: helm
@@ -87,7 +87,7 @@ func fixTimes(tgz []byte, mtime time.Time) ([]byte, error) {
 		if err := tw.WriteHeader(h); err != nil {
 			return nil, err
 		}
-		if _, err := io.Copy(tw, tr); err != nil {
+		if _, err := io.CopyN(tw, tr, h.Size); err != nil {
 			return nil, err
 		}
 	}

@@ -20,7 +20,7 @@ func (o *options) run(ctx context.Context, log io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("every archive carries the license: %w", err)
 	}
-	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+	if err := os.MkdirAll(o.Out, 0o755); err != nil { //nolint:gosec // G301: the release directory, for everyone to read
 		return err
 	}
 	work, err := os.MkdirTemp("", "kubeask-dist-")
@@ -90,7 +90,7 @@ func (o *options) writeKrew(sums map[string]string) error {
 	if err := validateKrew(manifest, o.tag(), o.Platforms, sums); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(o.Out, krewFile), manifest, 0o644)
+	return os.WriteFile(filepath.Join(o.Out, krewFile), manifest, 0o644) //nolint:gosec // G306: a release file, published for everyone to read
 }
 
 // copyImage copies the image archive into o.Out as kubeask-manager-X.Y.Z.oci.tar and
