@@ -39,6 +39,9 @@ const (
 	sessionGrace = 60 * time.Second
 )
 
+// errQueryTimeout is the cause of a run's context ending at spec.timeout.
+var errQueryTimeout = errors.New("the query's timeout passed")
+
 // RetryError asks the pool to run the query again after a while; it is not a failure.
 type RetryError struct{ After time.Duration }
 
@@ -139,7 +142,9 @@ func (r *run) run(ctx context.Context) error {
 	if r.q.Spec.Timeout != nil && r.q.Spec.Timeout.Duration > 0 {
 		timeout = r.q.Spec.Timeout.Duration
 	}
-	runCtx, cancel := context.WithTimeout(ctx, timeout)
+	// The cause tells a real timeout apart from the operator shutting down or the query
+	// being deleted, which leave the query as it is for the next run (or nobody).
+	runCtx, cancel := context.WithTimeoutCause(ctx, timeout, errQueryTimeout)
 	defer cancel()
 
 	if stop, err := r.settle(runCtx); stop || err != nil {

@@ -55,7 +55,12 @@ func (r *run) loop(ctx context.Context) error {
 		r.st.Usage.LLMCalls++
 		if err != nil {
 			if ctx.Err() != nil {
-				return r.fail(ctx, ConditionRunning, ReasonTimeout, fmt.Sprintf("the query did not finish within its timeout (%s)", r.timeout()))
+				if errors.Is(context.Cause(ctx), errQueryTimeout) {
+					return r.fail(ctx, ConditionRunning, ReasonTimeout, fmt.Sprintf("the query did not finish within its timeout (%s)", r.timeout()))
+				}
+				// The operator is stopping (a rolling update) or the query was deleted:
+				// write nothing, so that the next leader resumes it where it was.
+				return fmt.Errorf("run of %s/%s stopped: %w", q.Namespace, q.Name, context.Cause(ctx))
 			}
 			return r.fail(ctx, ConditionRunning, ReasonModelError, "the model call failed: "+err.Error())
 		}
