@@ -133,7 +133,7 @@ func (g *guarded) delay(attempt int, hint time.Duration) time.Duration {
 		d = g.policy.MaxDelay
 	}
 	half := d / 2
-	return half + rand.N(half+1)
+	return half + rand.N(half+1) //nolint:gosec // G404: retry jitter, not a secret
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

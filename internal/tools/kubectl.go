@@ -109,7 +109,7 @@ func runKubectl(ctx context.Context, env *Env, in KubectlInput) (*Result, error)
 		limit = max(limit, maxDiffBytes)
 	}
 	stdout, stderr := &cappedBuffer{max: limit}, &cappedBuffer{max: limit}
-	cmd := exec.CommandContext(runCtx, env.KubectlPath, in.Args...)
+	cmd := exec.CommandContext(runCtx, env.KubectlPath, in.Args...) //nolint:gosec // G204: the platform's kubectl binary, run without a shell; its arguments are checked by kubectl_args.go
 	cmd.Dir = dir
 	cmd.Env = kubectlEnviron(dir, kubeconfig)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
@@ -246,7 +246,7 @@ func writeKubeconfig(path string, cfg *rest.Config) error {
 	if err != nil {
 		return fmt.Errorf("kubectl: encoding the kubeconfig: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) //nolint:gosec // G304: a private file this tool names itself in its own temporary directory
 	if err != nil {
 		return fmt.Errorf("kubectl: writing the kubeconfig: %w", err)
 	}

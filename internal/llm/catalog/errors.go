@@ -15,7 +15,7 @@ const (
 	// ReasonUnknownProfile: the session or query names a profile the catalog lacks.
 	ReasonUnknownProfile Reason = "UnknownProfile"
 	// ReasonAPIKeyUnavailable: the model's API key Secret cannot be read.
-	ReasonAPIKeyUnavailable Reason = "APIKeyUnavailable"
+	ReasonAPIKeyUnavailable Reason = "APIKeyUnavailable" //nolint:gosec // G101: a condition reason, not a credential
 	// ReasonModelMisconfigured: the catalog entry cannot make a client.
 	ReasonModelMisconfigured Reason = "ModelMisconfigured"
 )
