@@ -107,6 +107,9 @@ func (r *recorder) record(st *agentsv1alpha1.AgentQueryStatus) *agentsv1alpha1.A
 			r.args[s.Arguments] = args
 		}
 		s.Arguments, s.Output, s.Error = scrub(args), scrub(s.Output), scrub(s.Error)
+		// A proposal quoting a value the model saw is refused already; scrubbing also
+		// keeps one out of status, and its digest then no longer matches, so it never runs.
+		s.FullArguments = scrub(s.FullArguments)
 	}
 	out.Answer, out.Summary = scrub(out.Answer), scrub(out.Summary)
 	for i := range out.Conditions {

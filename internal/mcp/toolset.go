@@ -203,10 +203,11 @@ func (s *Server) runTool(ctx context.Context, c *call, t tools.Tool, args json.R
 	switch {
 	case !res.IsError:
 		return c.finish(out, audit.OutcomeOK, "")
-	case strings.HasPrefix(res.Text, "forbidden:"):
-		return c.finish(out, audit.OutcomeForbidden, firstLine(res.Text))
+	// The audit log keeps the Recorded text: its readers need not see what the caller may.
+	case strings.HasPrefix(res.Recorded, "forbidden:"):
+		return c.finish(out, audit.OutcomeForbidden, firstLine(res.Recorded))
 	default:
-		return c.finish(out, audit.OutcomeToolError, firstLine(res.Text))
+		return c.finish(out, audit.OutcomeToolError, firstLine(res.Recorded))
 	}
 }
 
