@@ -93,6 +93,20 @@ func bobEditsSessionsInTeamA(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The authorizer sees a new Role and binding a moment after they are created.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		probe := &agentsv1alpha1.AgentSession{}
+		probe.GenerateName, probe.Namespace = "rbac-probe-", "team-a"
+		err := bob.Create(t.Context(), probe, client.DryRunAll)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bob still may not create sessions: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func newSession(t *testing.T, c client.Client, name string, mode agentsv1alpha1.Mode, profile string) *agentsv1alpha1.AgentSession {
