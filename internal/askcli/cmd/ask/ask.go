@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
+	"github.com/kubeask/kubeask/internal/askcli/cmd/cmdargs"
 	"github.com/kubeask/kubeask/internal/askcli/exitcode"
 	"github.com/kubeask/kubeask/internal/askcli/factory"
 	"github.com/kubeask/kubeask/internal/askcli/follow"
@@ -45,9 +45,6 @@ type Options struct {
 
 	mode *agentsv1alpha1.Mode
 }
-
-// catalogName is the pattern of model and profile names (the CRD's).
-var catalogName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9._]*[a-z0-9])?$`)
 
 // NewOptions returns the defaults.
 func NewOptions(f *factory.Factory) *Options { return &Options{f: f, Wait: true} }
@@ -80,11 +77,7 @@ func (o *Options) Complete(args []string) error {
 		o.Prompt = strings.TrimSpace(string(b))
 	}
 	if o.Mode != "" {
-		for _, m := range []agentsv1alpha1.Mode{agentsv1alpha1.ModeReadOnly, agentsv1alpha1.ModePropose, agentsv1alpha1.ModeAuto} {
-			if strings.EqualFold(string(m), o.Mode) {
-				o.mode = &m
-			}
-		}
+		o.mode = cmdargs.ParseMode(o.Mode)
 	}
 	return nil
 }
@@ -96,16 +89,11 @@ func (o *Options) Validate() error {
 		return exitcode.UsageErrorf(`what is the question? e.g. kubectl ask "why is checkout crashing?" (or -i for a conversation)`)
 	case len(o.Prompt) > agentsv1alpha1.MaxPromptLength:
 		return exitcode.UsageErrorf("the question is %d bytes long; the limit is %d bytes", len(o.Prompt), agentsv1alpha1.MaxPromptLength)
-	case o.Mode != "" && o.mode == nil:
-		return exitcode.UsageErrorf("--mode must be ReadOnly, Propose or Auto, not %q", o.Mode)
-	case o.Timeout != 0 && (o.Timeout < 10*time.Second || o.Timeout > time.Hour):
-		return exitcode.UsageErrorf("--timeout must be between 10s and 1h, not %s", o.Timeout)
-	case o.MaxSteps < 0 || o.MaxSteps > agentsv1alpha1.MaxSteps:
-		return exitcode.UsageErrorf("--max-steps must be between 1 and %d", agentsv1alpha1.MaxSteps)
-	case o.Model != "" && !catalogName.MatchString(o.Model):
-		return exitcode.UsageErrorf("--model %q is not a catalog name (lower-case letters, digits, '-', '.', '_')", o.Model)
-	case o.Profile != "" && !catalogName.MatchString(o.Profile):
-		return exitcode.UsageErrorf("--profile %q is not a profile name (lower-case letters, digits, '-', '.', '_')", o.Profile)
+	}
+	if err := (cmdargs.QueryFlags{Mode: o.Mode, Timeout: o.Timeout, MaxSteps: o.MaxSteps, Model: o.Model, Profile: o.Profile}).Validate(); err != nil {
+		return err
+	}
+	switch {
 	case o.AllContexts && len(o.Contexts) > 0:
 		return exitcode.UsageErrorf("use --all-contexts or --contexts, not both")
 	case o.CancelOnInterrupt && !o.Wait:

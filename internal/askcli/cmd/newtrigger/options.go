@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
+	"github.com/kubeask/kubeask/internal/askcli/cmd/cmdargs"
 	"github.com/kubeask/kubeask/internal/askcli/exitcode"
 	"github.com/kubeask/kubeask/internal/askcli/factory"
 	"github.com/kubeask/kubeask/internal/askcli/kube"
@@ -33,9 +33,6 @@ const (
 	dryRunClient = "client"
 	dryRunServer = "server"
 )
-
-// catalogName is the pattern of model and profile names (the CRD's).
-var catalogName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9._]*[a-z0-9])?$`)
 
 // Options are what every trigger-creating command shares: the trigger's name, the
 // query it creates each time it fires, where answers go, and how to print the result.
@@ -98,11 +95,7 @@ func (o *Options) complete(args []string) error {
 		o.Prompt = strings.TrimSpace(string(b))
 	}
 	if o.Mode != "" {
-		for _, m := range []agentsv1alpha1.Mode{agentsv1alpha1.ModeReadOnly, agentsv1alpha1.ModePropose, agentsv1alpha1.ModeAuto} {
-			if strings.EqualFold(string(m), o.Mode) {
-				o.mode = &m
-			}
-		}
+		o.mode = cmdargs.ParseMode(o.Mode)
 	}
 	var err error
 	if o.webhook, err = secretRef("--notify-webhook-secret", o.NotifyWebhook); err != nil {
@@ -119,16 +112,11 @@ func (o *Options) validate() error {
 		return exitcode.UsageErrorf(`what should the agent be asked each time? e.g. "why is {{.Object}} crash-looping?"`)
 	case len(o.Prompt) > maxPromptTemplate:
 		return exitcode.UsageErrorf("the prompt is %d bytes long; a trigger's prompt may have at most %d bytes", len(o.Prompt), maxPromptTemplate)
-	case o.Mode != "" && o.mode == nil:
-		return exitcode.UsageErrorf("--mode must be ReadOnly, Propose or Auto, not %q", o.Mode)
-	case o.Timeout != 0 && (o.Timeout < 10*time.Second || o.Timeout > time.Hour):
-		return exitcode.UsageErrorf("--timeout must be between 10s and 1h, not %s", o.Timeout)
-	case o.MaxSteps < 0 || o.MaxSteps > agentsv1alpha1.MaxSteps:
-		return exitcode.UsageErrorf("--max-steps must be between 1 and %d", agentsv1alpha1.MaxSteps)
-	case o.Model != "" && !catalogName.MatchString(o.Model):
-		return exitcode.UsageErrorf("--model %q is not a catalog name (lower-case letters, digits, '-', '.', '_')", o.Model)
-	case o.Profile != "" && !catalogName.MatchString(o.Profile):
-		return exitcode.UsageErrorf("--profile %q is not a profile name (lower-case letters, digits, '-', '.', '_')", o.Profile)
+	}
+	if err := (cmdargs.QueryFlags{Mode: o.Mode, Timeout: o.Timeout, MaxSteps: o.MaxSteps, Model: o.Model, Profile: o.Profile}).Validate(); err != nil {
+		return err
+	}
+	switch {
 	case o.DryRun != dryRunNone && o.DryRun != dryRunClient && o.DryRun != dryRunServer:
 		return exitcode.UsageErrorf(`--dry-run must be "none", "client" or "server", not %q`, o.DryRun)
 	}
