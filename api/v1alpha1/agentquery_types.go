@@ -40,6 +40,7 @@ type SessionReference struct {
 // +kubebuilder:validation:XValidation:rule="has(self.model) == has(oldSelf.model) && (!has(self.model) || self.model == oldSelf.model)",message="model is immutable"
 // +kubebuilder:validation:XValidation:rule="has(self.profile) == has(oldSelf.profile) && (!has(self.profile) || self.profile == oldSelf.profile)",message="profile is immutable"
 // +kubebuilder:validation:XValidation:rule="!has(self.approvals) || !has(self.denials) || self.approvals.all(a, !(a.split('@')[0] in self.denials))",message="a step cannot be both approved and denied"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.cancel) || !oldSelf.cancel || (has(self.cancel) && self.cancel)",message="cancel cannot be undone; create a new query instead"
 type AgentQuerySpec struct {
 	// sessionRef puts the query into a session, whose earlier queries are its context.
 	// Without it the query is a one-shot question.
@@ -99,6 +100,13 @@ type AgentQuerySpec struct {
 	// +kubebuilder:validation:MaxItems=100
 	// +kubebuilder:validation:items:MaxLength=16
 	Denials []string `json:"denials,omitempty"`
+
+	// cancel, once true, stops the query: a run in progress ends after the tool call in
+	// flight (a change being made is finished and recorded, never cut off) and the query
+	// ends Cancelled. It cannot be undone. Only the requester may set it
+	// (kubectl ask cancel).
+	// +optional
+	Cancel bool `json:"cancel,omitempty"`
 
 	// requester is the query's creator, stamped by admission. Any value sent by a
 	// client is overwritten. Every cluster action of the query is made as this user.
@@ -257,6 +265,20 @@ type AgentQueryStatus struct {
 	// startTime is when the agent started working on the query.
 	// +optional
 	StartTime *metav1.Time `json:"startTime,omitempty"`
+
+	// approvalWait is the time the query spent waiting for its requester to approve or
+	// deny proposed steps. spec.timeout counts from startTime and leaves it out.
+	// +optional
+	ApprovalWait *metav1.Duration `json:"approvalWait,omitempty"`
+
+	// runID names the run that holds the query. A run claims the query by writing its
+	// own runID with a write conditional on the resourceVersion it read, and writes the
+	// status only while runID is still its own: a replica that lost the query (a paused
+	// leader) can neither overwrite a newer record nor start a change. See
+	// docs/agent.md, "Crash safety".
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	RunID string `json:"runID,omitempty"`
 
 	// completionTime is when the query reached a terminal phase.
 	// +optional

@@ -128,6 +128,11 @@ func (in *AgentQueryStatus) DeepCopyInto(out *AgentQueryStatus) {
 		in, out := &in.StartTime, &out.StartTime
 		*out = (*in).DeepCopy()
 	}
+	if in.ApprovalWait != nil {
+		in, out := &in.ApprovalWait, &out.ApprovalWait
+		*out = new(v1.Duration)
+		**out = **in
+	}
 	if in.CompletionTime != nil {
 		in, out := &in.CompletionTime, &out.CompletionTime
 		*out = (*in).DeepCopy()
