@@ -12,6 +12,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
@@ -174,6 +175,42 @@ func runScenarios(t *testing.T, u users) {
 		}
 		if got := get(t, u.admin, aliceQuery).Spec.Approvals; !slices.Equal(got, []string{approvalS1}) {
 			t.Fatalf("approvals = %v, want [%s]", got, approvalS1)
+		}
+	})
+
+	t.Run("only the requester may cancel, and a cancel is for good", func(t *testing.T) {
+		q := newQuery("to-cancel", "what is slow in team-a?")
+		create(t, u.alice, q)
+		cancel := func(q *agentsv1alpha1.AgentQuery) { q.Spec.Cancel = true }
+		// bob and dana may update every query of team-a through RBAC; only admission
+		// stops them, whether they update the object or merge-patch just spec.cancel (as
+		// kubectl ask cancel does).
+		for name, c := range map[string]client.Client{"bob": u.bob, "dana": u.dana} {
+			expectDenied(t, updateQuery(t, u.admin, c, q, cancel),
+				"only the query's requester (alice) may cancel it, not "+name, name+" cancelling alice's query")
+			expectDenied(t, c.Patch(ctx, get(t, u.admin, q), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"cancel":true}}`))),
+				"only the query's requester (alice) may cancel it, not "+name, name+" patching spec.cancel of alice's query")
+		}
+		if get(t, u.admin, q).Spec.Cancel {
+			t.Fatal("alice's query was cancelled by someone else")
+		}
+		if err := u.alice.Patch(ctx, get(t, u.admin, q), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"cancel":true}}`))); err != nil {
+			t.Fatalf("alice cancelling her own query: %v", err)
+		}
+		if !get(t, u.admin, q).Spec.Cancel {
+			t.Fatal("spec.cancel is not set after alice cancelled")
+		}
+		// Nobody, not even the requester, takes a cancel back: the CRD refuses it.
+		for name, c := range map[string]client.Client{"alice": u.alice, "bob": u.bob} {
+			expectDenied(t, updateQuery(t, u.admin, c, q, func(q *agentsv1alpha1.AgentQuery) { q.Spec.Cancel = false }),
+				"", name+" undoing the cancel")
+		}
+		if err := updateQuery(t, u.admin, u.alice, q, func(q *agentsv1alpha1.AgentQuery) { q.Spec.Cancel = false }); err == nil ||
+			!apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "cancel cannot be undone") {
+			t.Errorf("alice undoing her cancel: error %v, want the CRD's Invalid \"cancel cannot be undone\"", err)
+		}
+		if !get(t, u.admin, q).Spec.Cancel {
+			t.Error("the cancel was undone")
 		}
 	})
 

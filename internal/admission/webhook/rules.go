@@ -61,14 +61,18 @@ func checkQueryUpdate(oldQ, newQ *agentsv1alpha1.AgentQuery, u authenticationv1.
 	if !equality.Semantic.DeepEqual(oldQ.Spec.SessionRef, newQ.Spec.SessionRef) {
 		return "spec.sessionRef cannot be changed"
 	}
-	approvalsChanged := !slices.Equal(oldQ.Spec.Approvals, newQ.Spec.Approvals) ||
-		!slices.Equal(oldQ.Spec.Denials, newQ.Spec.Denials)
-	if approvalsChanged && !isRequester(oldQ.Spec.Requester, u) {
-		owner := "unknown"
-		if oldQ.Spec.Requester != nil {
-			owner = oldQ.Spec.Requester.Username
-		}
+	if isRequester(oldQ.Spec.Requester, u) {
+		return ""
+	}
+	owner := "unknown"
+	if oldQ.Spec.Requester != nil {
+		owner = oldQ.Spec.Requester.Username
+	}
+	if !slices.Equal(oldQ.Spec.Approvals, newQ.Spec.Approvals) || !slices.Equal(oldQ.Spec.Denials, newQ.Spec.Denials) {
 		return fmt.Sprintf("only the query's requester (%s) may approve or deny its steps, not %s", owner, u.Username)
+	}
+	if oldQ.Spec.Cancel != newQ.Spec.Cancel {
+		return fmt.Sprintf("only the query's requester (%s) may cancel it, not %s", owner, u.Username)
 	}
 	return ""
 }
