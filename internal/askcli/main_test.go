@@ -34,6 +34,7 @@ import (
 // in-process against a fake OpenAI-protocol model; a second API server without the
 // kubeask CRDs; kubeconfig files for real certificate users:
 //   - alice (group dev) may work in team-a,
+//   - bob (group dev too) has alice's rights, but is not the requester of her queries,
 //   - carol (group viewers) may only read queries, sessions and triggers in team-a,
 //   - dave (group oncall) may read, suspend and resume (patch, update) triggers in
 //     team-a, but is nobody's requester,
@@ -156,7 +157,7 @@ func setup(ctx context.Context, dir string) (operatorCfg *rest.Config, catalog s
 		return nil, "", err
 	}
 	users := userConfigs
-	for name, groups := range map[string][]string{"alice": {"dev"}, "carol": {"viewers"}, "dave": {"oncall"}} {
+	for name, groups := range map[string][]string{"alice": {"dev"}, "bob": {"dev"}, "carol": {"viewers"}, "dave": {"oncall"}} {
 		if users[name], err = cluster.UserConfig(name, groups...); err != nil {
 			return nil, "", err
 		}
@@ -167,6 +168,9 @@ func setup(ctx context.Context, dir string) (operatorCfg *rest.Config, catalog s
 		return writeKubeconfig(path, current, ctxs)
 	}
 	if err := contexts("alice", "main", map[string]kubeContext{"main": {users["alice"], "team-a"}}); err != nil {
+		return nil, "", err
+	}
+	if err := contexts("bob", "main", map[string]kubeContext{"main": {users["bob"], "team-a"}}); err != nil {
 		return nil, "", err
 	}
 	if err := contexts("carol", "main", map[string]kubeContext{"main": {users["carol"], "team-a"}}); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/kubeask/kubeask/internal/askcli/cmd/approve"
 	"github.com/kubeask/kubeask/internal/askcli/cmd/ask"
 	"github.com/kubeask/kubeask/internal/askcli/cmd/attach"
+	"github.com/kubeask/kubeask/internal/askcli/cmd/cancel"
 	"github.com/kubeask/kubeask/internal/askcli/cmd/get"
 	"github.com/kubeask/kubeask/internal/askcli/cmd/logs"
 	"github.com/kubeask/kubeask/internal/askcli/cmd/mcpbridge"
@@ -64,6 +65,7 @@ Exit codes: 0 answered, 1 failed, 2 usage error, 3 awaiting approval,
   kubectl ask -n team-a -s incident-42 "and what changed in the last hour?"
   kubectl ask -i -s incident-42
   kubectl ask --mode Propose "scale checkout to 4"     # then: kubectl ask approve QUERY
+  kubectl ask cancel QUERY                             # stop a query; it ends Cancelled
   kubectl ask --all-contexts "is anything crash-looping?"
   kubectl ask on crashloop -n team-a "why is {{.Object}} crash-looping?"   # then: kubectl ask triggers
   kubectl ask every 1h "summarize the warnings in team-a"
@@ -99,6 +101,7 @@ Exit codes: 0 answered, 1 failed, 2 usage error, 3 awaiting approval,
 		sessions.NewCmd(f),
 		approve.NewCmdApprove(f),
 		approve.NewCmdDeny(f),
+		cancel.NewCmd(f),
 		mcpbridge.NewCmd(f),
 		triggers.NewCmd(f),
 		newtrigger.NewCmdOn(f),
