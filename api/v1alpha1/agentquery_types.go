@@ -13,6 +13,7 @@ const (
 	MaxStepArgsLength   = 2048
 	MaxStepOutputLength = 2048
 	MaxStepErrorLength  = 1024
+	MaxStepToolLength   = 64
 	MaxSteps            = 100
 	// MaxProposalLength bounds the full arguments of one proposed change (a manifest of a
 	// few hundred KiB at most) and MaxProposalsLength those of all the changes of a query

@@ -2,10 +2,12 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
 	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
+	"github.com/kubeask/kubeask/internal/llm/catalog"
 	"github.com/kubeask/kubeask/internal/tools"
 )
 
@@ -121,7 +123,15 @@ func (r *run) accept(ctx context.Context, session *agentsv1alpha1.AgentSession) 
 			fmt.Sprintf("the platform does not let %s use model %q (model catalog: models[%s].allowedUsers and allowedGroups)", who.Username, c.model, c.model))
 	}
 	if r.llm, err = r.Models.Client(ctx, c.model); err != nil {
-		return c, "", true, r.fail(ctx, ConditionAccepted, ReasonUnknownModel, err.Error())
+		var ce *catalog.Error
+		if !errors.As(err, &ce) {
+			return c, "", true, r.fail(ctx, ConditionAccepted, ReasonModelMisconfigured, err.Error())
+		}
+		if ce.Reason == catalog.ReasonAPIKeyUnavailable && transientAPIError(err) {
+			// The API server did not answer this time: the pool runs the query again.
+			return c, "", true, fmt.Errorf("reading the API key of model %s: %w", c.model, err)
+		}
+		return c, "", true, r.fail(ctx, ConditionAccepted, string(ce.Reason), err.Error())
 	}
 	r.mode = c.mode
 	r.env.Output.AllowSecretValues = r.profile.AllowSecretValues

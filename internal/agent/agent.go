@@ -5,6 +5,8 @@ package agent
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -39,8 +41,21 @@ const (
 	sessionGrace = 60 * time.Second
 )
 
-// errQueryTimeout is the cause of a run's context ending at spec.timeout.
-var errQueryTimeout = errors.New("the query's timeout passed")
+// Causes of a run's context ending. Only errQueryTimeout fails the query; the
+// operator shutting down (context.Canceled) leaves it for the next run, a deletion
+// leaves nothing to write, and a cancellation is written by the next run, which finds
+// spec.cancel set.
+var (
+	errQueryTimeout = errors.New("the query's timeout passed")
+	// ErrQueryCancelled is the cause with which the pool stops a run whose query was
+	// cancelled (spec.cancel).
+	ErrQueryCancelled = errors.New("the query was cancelled")
+	errQueryDeleted   = errors.New("the query was deleted")
+)
+
+// maxEventNote is the limit of an events.k8s.io Event's note: a longer one makes the
+// Event itself fail.
+const maxEventNote = 1024
 
 // RetryError asks the pool to run the query again after a while; it is not a failure.
 type RetryError struct{ After time.Duration }
@@ -83,6 +98,9 @@ type Agent struct {
 	// AllowedModes are the modes this installation runs queries in (kubeask-manager
 	// --allowed-mode); a query in another mode fails. Empty allows every mode.
 	AllowedModes []agentsv1alpha1.Mode
+	// Holder names this replica (its pod) in the runIDs of its runs, for people reading
+	// a query's status.runID.
+	Holder string
 
 	// beforeExecute, if set, runs after a step is recorded as Running and before the
 	// tool runs. Tests use it to stop the operator at the worst moment.
@@ -95,19 +113,88 @@ type Agent struct {
 // Run works on the query until it is answered, fails, or waits for approval. It is
 // safe to call again for the same query at any time: it continues from the status.
 func (a *Agent) Run(ctx context.Context, key types.NamespacedName) error {
+	r, err := a.start(ctx, key)
+	if r == nil || err != nil {
+		return err
+	}
+	defer r.w.stop()
+	if r.q.Spec.Cancel {
+		return r.outcome(ctx, r.cancel(ctx))
+	}
+	return r.outcome(ctx, r.run(ctx))
+}
+
+// GiveUp ends a query whose runs failed too often in a row, with the last error: a
+// query is never retried forever. The pool calls it.
+func (a *Agent) GiveUp(ctx context.Context, key types.NamespacedName, runs int, last error) error {
+	r, err := a.start(ctx, key)
+	if r == nil || err != nil {
+		return err
+	}
+	defer r.w.stop()
+	r.interrupted()
+	return r.outcome(ctx, r.fail(ctx, ConditionRunning, ReasonRetriesExhausted,
+		fmt.Sprintf("the query's run failed %d times in a row; the last error: %v", runs, last)))
+}
+
+// start reads the query and prepares a run of it with a new runID; it returns nil when
+// there is nothing to run.
+func (a *Agent) start(ctx context.Context, key types.NamespacedName) (*run, error) {
 	q := &agentsv1alpha1.AgentQuery{}
 	if err := a.Reader.Get(ctx, key, q); err != nil {
-		return client.IgnoreNotFound(err)
+		return nil, client.IgnoreNotFound(err)
 	}
 	if q.Status.Phase.Finished() {
-		return nil
+		return nil, nil
 	}
-	w := newStatusWriter(ctx, a.Client, key, q.UID, a.StatusInterval)
-	defer w.stop()
-	r := &run{Agent: a, q: q, st: q.Status.DeepCopy(), w: w, log: log.FromContext(ctx).WithValues("query", key)}
+	w := newStatusWriter(ctx, a.Client, a.Reader, q, a.newRunID(), a.StatusInterval)
+	r := &run{Agent: a, q: q, st: q.Status.DeepCopy(), w: w, log: log.FromContext(ctx).WithValues("query", key, "run", w.runID)}
 	r.st.ObservedGeneration = q.Generation
-	err := r.run(ctx)
-	if errors.Is(err, errQueryGone) {
+	return r, nil
+}
+
+func (a *Agent) newRunID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return truncate(cmpOr(a.Holder, "kubeask"), 100) + "-" + hex.EncodeToString(b)
+}
+
+// outcome turns what a run returned into what the pool should do: a query deleted, or
+// now held by another run, needs nothing more; one changed before the run claimed it
+// runs again at once; one whose status the API server rejects fails with the reason.
+func (r *run) outcome(ctx context.Context, err error) error {
+	var rejected *statusRejectedError
+	switch {
+	case err == nil, errors.Is(err, errQueryGone):
+		return nil
+	case errors.Is(err, errQueryLost):
+		r.log.Info("another run holds the query now; this one stops without writing")
+		return nil
+	case errors.Is(err, errQueryChanged):
+		return &RetryError{After: 100 * time.Millisecond}
+	case errors.As(err, &rejected):
+		return r.failRejected(ctx, rejected)
+	}
+	return err
+}
+
+// failRejected ends the query after the API server refused its status as invalid:
+// writing it again cannot succeed, so the run's failure is recorded over the last
+// status that was accepted, with the run's usage.
+func (r *run) failRejected(ctx context.Context, rejected *statusRejectedError) error {
+	st := r.w.lastWritten()
+	st.Usage = r.st.Usage
+	st.ObservedGeneration = r.q.Generation
+	msg := "the API server rejected the query's status, so its last steps are not recorded: " + rejected.err.Error()
+	st.Phase = agentsv1alpha1.QueryFailed
+	setCondition(st, r.q.Generation, ConditionRunning, metav1.ConditionFalse, ReasonStatusRejected, msg)
+	st.Summary = summary(msg)
+	st.CompletionTime = now()
+	r.event(corev1.EventTypeWarning, ReasonStatusRejected, "%s", msg)
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	err := r.w.replace(wctx, st)
+	if errors.Is(err, errQueryGone) || errors.Is(err, errQueryLost) {
 		return nil
 	}
 	return err
@@ -138,13 +225,15 @@ func (r *run) run(ctx context.Context) error {
 	if stop, err := r.prepare(ctx); stop || err != nil {
 		return err
 	}
-	timeout := defaultTimeout
-	if r.q.Spec.Timeout != nil && r.q.Spec.Timeout.Duration > 0 {
-		timeout = r.q.Spec.Timeout.Duration
+	// spec.timeout counts from the query's start, across restarts and approvals, and
+	// leaves out the time it waited for a decision.
+	deadline := r.deadline()
+	if !time.Now().Before(deadline) {
+		return r.fail(ctx, ConditionRunning, ReasonTimeout, r.timeoutMessage())
 	}
 	// The cause tells a real timeout apart from the operator shutting down or the query
 	// being deleted, which leave the query as it is for the next run (or nobody).
-	runCtx, cancel := context.WithTimeoutCause(ctx, timeout, errQueryTimeout)
+	runCtx, cancel := context.WithDeadlineCause(ctx, deadline, errQueryTimeout)
 	defer cancel()
 
 	if stop, err := r.settle(runCtx); stop || err != nil {
@@ -200,8 +289,11 @@ func (r *run) prepare(ctx context.Context) (stop bool, err error) {
 	if r.maxSteps <= 0 {
 		r.maxSteps = defaultMaxSteps
 	}
-	if r.st.Phase == agentsv1alpha1.QueryAwaitingApproval && !r.decided() {
-		return true, nil // nothing to do until the requester decides; write nothing
+	if r.st.Phase == agentsv1alpha1.QueryAwaitingApproval {
+		if !r.decided() {
+			return true, nil // nothing to do until the requester decides; write nothing
+		}
+		r.endApprovalWait()
 	}
 	first := r.st.StartTime == nil
 	if first && r.Quota != nil {
@@ -236,21 +328,14 @@ func (r *run) prepare(ctx context.Context) (stop bool, err error) {
 // decided again from the spec like a Proposed one, so a status written by anyone else
 // than this run cannot make a step run.
 func (r *run) settle(ctx context.Context) (stop bool, err error) {
-	var unknown, notes []string
+	var notes []string
 	var approved []int
 	args := map[int]string{}
 	undecided := false
+	unknown := r.interrupted()
 	for i := range r.st.Steps {
 		s := &r.st.Steps[i]
 		switch s.State {
-		case agentsv1alpha1.StepRunning:
-			if s.ReadOnly {
-				s.State, s.Error = agentsv1alpha1.StepFailed, "interrupted by a restart of the operator before it finished; it changed nothing and may be called again"
-				continue
-			}
-			s.State = agentsv1alpha1.StepUnknown
-			s.Error = "the operator stopped while this change was being made, so whether it was applied is unknown; it was not run again"
-			unknown = append(unknown, s.ID)
 		case agentsv1alpha1.StepProposed, agentsv1alpha1.StepApproved:
 			full, ok := approvedArguments(r.q, *s)
 			switch {
@@ -290,6 +375,97 @@ func (r *run) settle(ctx context.Context) (stop bool, err error) {
 		return true, r.awaitDecision(ctx, notes)
 	}
 	return false, r.w.save(r.st)
+}
+
+// interrupted marks the steps an earlier run left Running: one that only read failed
+// and may be called again; a change's outcome is unknown, and it is never run again.
+// It returns the ids of those changes.
+func (r *run) interrupted() (unknown []string) {
+	for i := range r.st.Steps {
+		s := &r.st.Steps[i]
+		if s.State != agentsv1alpha1.StepRunning {
+			continue
+		}
+		if s.ReadOnly {
+			s.State, s.Error = agentsv1alpha1.StepFailed, "interrupted by a restart of the operator before it finished; it changed nothing and may be called again"
+			continue
+		}
+		s.State = agentsv1alpha1.StepUnknown
+		s.Error = "the operator stopped while this change was being made, so whether it was applied is unknown; it was not run again"
+		unknown = append(unknown, s.ID)
+	}
+	return unknown
+}
+
+// cancel ends a query whose requester set spec.cancel: proposals not run yet are
+// denied, and a change an earlier run left in flight is reported as unknown.
+func (r *run) cancel(ctx context.Context) error {
+	msg := "cancelled"
+	if r.q.Spec.Requester != nil {
+		msg += " by " + r.q.Spec.Requester.Username
+	}
+	if unknown := r.interrupted(); len(unknown) > 0 {
+		msg += fmt.Sprintf("; step %s was changing the cluster when the run stopped, and whether it was applied is unknown", strings.Join(unknown, ", "))
+	}
+	for i := range r.st.Steps {
+		s := &r.st.Steps[i]
+		if s.State == agentsv1alpha1.StepProposed || s.State == agentsv1alpha1.StepApproved {
+			s.State, s.Error, s.FullArguments = agentsv1alpha1.StepDenied, "not run: the query was cancelled", ""
+		}
+	}
+	if r.st.Phase == agentsv1alpha1.QueryAwaitingApproval {
+		r.endApprovalWait()
+	}
+	r.st.Phase = agentsv1alpha1.QueryCancelled
+	setCondition(r.st, r.q.Generation, ConditionRunning, metav1.ConditionFalse, ReasonCancelled, msg)
+	r.st.Summary = summary(msg)
+	r.st.CompletionTime = now()
+	r.event(corev1.EventTypeNormal, ReasonCancelled, "%s", msg)
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return r.w.write(wctx, r.st)
+}
+
+// endApprovalWait adds the time since the query started waiting for a decision (its
+// Running condition turned AwaitingApproval) to status.approvalWait.
+func (r *run) endApprovalWait() {
+	c := meta.FindStatusCondition(r.st.Conditions, ConditionRunning)
+	if c == nil || c.Reason != ReasonAwaitingApproval || c.LastTransitionTime.IsZero() {
+		return
+	}
+	waited := time.Since(c.LastTransitionTime.Time).Round(time.Second)
+	if waited <= 0 {
+		return
+	}
+	if r.st.ApprovalWait != nil {
+		waited += r.st.ApprovalWait.Duration
+	}
+	r.st.ApprovalWait = &metav1.Duration{Duration: waited}
+}
+
+// deadline is when the query times out: spec.timeout after its start, plus the time it
+// waited for approvals.
+func (r *run) deadline() time.Time {
+	start := time.Now()
+	if r.st.StartTime != nil {
+		start = r.st.StartTime.Time
+	}
+	d := start.Add(r.timeout())
+	if r.st.ApprovalWait != nil {
+		d = d.Add(r.st.ApprovalWait.Duration)
+	}
+	return d
+}
+
+func (r *run) timeoutMessage() string {
+	msg := fmt.Sprintf("the query did not finish within its timeout (%s), counted from its start", r.timeout())
+	if r.st.StartTime != nil {
+		msg += " at " + r.st.StartTime.UTC().Format(time.RFC3339)
+	}
+	if r.st.ApprovalWait != nil {
+		msg += fmt.Sprintf(" without the %s it waited for approval", r.st.ApprovalWait.Duration)
+	}
+	return msg
 }
 
 // decided reports whether the requester decided on a proposed step, or wrote an
@@ -343,7 +519,7 @@ func (r *run) fail(ctx context.Context, condType, reason, msg string) error {
 
 func (r *run) event(eventtype, reason, note string, args ...any) {
 	if r.Events != nil {
-		r.Events.Eventf(r.q, nil, eventtype, reason, "Run", note, args...)
+		r.Events.Eventf(r.q, nil, eventtype, reason, "Run", "%s", truncate(fmt.Sprintf(note, args...), maxEventNote))
 	}
 }
 

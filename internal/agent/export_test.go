@@ -31,3 +31,9 @@ func (w *statusWriter) Stop() { w.stop() }
 
 // ErrQueryGone is what the writer returns once its query is deleted.
 var ErrQueryGone = errQueryGone
+
+// ErrQueryLost is what the writer returns once another run holds its query.
+var ErrQueryLost = errQueryLost
+
+// RunID returns the runID the writer claims the query with.
+func (w *statusWriter) RunID() string { return w.runID }

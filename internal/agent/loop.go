@@ -56,10 +56,11 @@ func (r *run) loop(ctx context.Context) error {
 		if err != nil {
 			if ctx.Err() != nil {
 				if errors.Is(context.Cause(ctx), errQueryTimeout) {
-					return r.fail(ctx, ConditionRunning, ReasonTimeout, fmt.Sprintf("the query did not finish within its timeout (%s)", r.timeout()))
+					return r.fail(ctx, ConditionRunning, ReasonTimeout, r.timeoutMessage())
 				}
-				// The operator is stopping (a rolling update) or the query was deleted:
-				// write nothing, so that the next leader resumes it where it was.
+				// The operator is stopping (a rolling update), the query was deleted or
+				// cancelled: write nothing, so that the next leader resumes it where it
+				// was (or the next run records the cancellation).
 				return fmt.Errorf("run of %s/%s stopped: %w", q.Namespace, q.Name, context.Cause(ctx))
 			}
 			return r.fail(ctx, ConditionRunning, ReasonModelError, "the model call failed: "+err.Error())

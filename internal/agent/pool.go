@@ -15,6 +15,17 @@ type Runner interface {
 	Run(ctx context.Context, key types.NamespacedName) error
 }
 
+// GivingUpRunner is a Runner that can end a query whose runs keep failing, so that no
+// query is retried forever.
+type GivingUpRunner interface {
+	Runner
+	GiveUp(ctx context.Context, key types.NamespacedName, runs int, last error) error
+}
+
+// maxFailedRuns is how many runs of one query generation may fail in a row before the
+// pool gives up on it (each failed run is retried after retryAfter).
+const maxFailedRuns = 5
+
 // Pool runs queries on a fixed number of workers, outside the reconcile loop, so a
 // slow model never holds up reconciliation. A query is queued or running at most once
 // at a time; it runs only on the leader (NeedLeaderElection), so two replicas never run
@@ -39,6 +50,15 @@ type Pool struct {
 	// late event of a finished query would start a run only to read that it is done.
 	settled   map[types.NamespacedName]settledRun
 	sweptSize int
+	// failures counts the runs of a query generation that failed in a row.
+	failures map[types.NamespacedName]failedRuns
+}
+
+// failedRuns counts the failed runs of one generation of a query.
+type failedRuns struct {
+	uid        types.UID
+	generation int64
+	n          int
 }
 
 // settledRun is a query whose run ended at generation with nothing left to do.
@@ -59,7 +79,7 @@ type Query struct {
 }
 
 type slot struct {
-	cancel context.CancelFunc // set while running
+	cancel context.CancelCauseFunc // set while running
 	// uid and generation are the newest query generation submitted. A submit with a
 	// newer one while the query runs (an approval is a spec change) runs it once more
 	// after; a submit of a generation already seen (its own status writes, a lagging
@@ -80,6 +100,7 @@ func NewPool(runner Runner, workers int) *Pool {
 		retryAfter: 5 * time.Second,
 		active:     map[types.NamespacedName]*slot{},
 		settled:    map[types.NamespacedName]settledRun{},
+		failures:   map[types.NamespacedName]failedRuns{},
 	}
 	p.ready = sync.NewCond(&p.mu)
 	return p
@@ -128,13 +149,24 @@ func (p *Pool) Cancel(key types.NamespacedName) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.settled, key)
+	delete(p.failures, key)
 	if s, ok := p.active[key]; ok {
 		s.again = false
 		if s.cancel != nil {
-			s.cancel()
+			s.cancel(errQueryDeleted)
 		} else {
 			s.gone = true
 		}
+	}
+}
+
+// Interrupt stops key's run in progress with cause, after the tool call in flight; a
+// newer generation submitted meanwhile runs next (a cancellation: that run records it).
+func (p *Pool) Interrupt(key types.NamespacedName, cause error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s, ok := p.active[key]; ok && s.cancel != nil {
+		s.cancel(cause)
 	}
 }
 
@@ -176,8 +208,8 @@ func (p *Pool) work(ctx context.Context) {
 }
 
 func (p *Pool) runOne(ctx context.Context, key types.NamespacedName) {
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	p.mu.Lock()
 	s := p.active[key]
 	if s == nil || s.gone {
@@ -198,6 +230,18 @@ func (p *Pool) runOne(ctx context.Context, key types.NamespacedName) {
 		log.FromContext(ctx).Error(err, "query run failed; retrying", "query", key, "after", retryAfter)
 	}
 
+	failed := err != nil && retry == nil && runCtx.Err() == nil
+	giveUp := p.countFailure(key, s, failed)
+	if giveUp > 0 {
+		if g, ok := p.runner.(GivingUpRunner); ok {
+			if gerr := g.GiveUp(ctx, key, giveUp, err); gerr != nil {
+				log.FromContext(ctx).Error(gerr, "could not end a query whose runs keep failing", "query", key)
+			} else {
+				err = nil
+			}
+		}
+	}
+
 	p.mu.Lock()
 	again, q := s.again, Query{Key: key, UID: s.uid, Generation: s.generation}
 	delete(p.active, key)
@@ -216,4 +260,27 @@ func (p *Pool) runOne(ctx context.Context, key types.NamespacedName) {
 			}
 		})
 	}
+}
+
+// countFailure counts a failed run of s's generation of key (or forgets the count after
+// a run that did not fail), and returns the number of failed runs in a row once it
+// reaches maxFailedRuns, else 0.
+func (p *Pool) countFailure(key types.NamespacedName, s *slot, failed bool) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !failed {
+		delete(p.failures, key)
+		return 0
+	}
+	f := p.failures[key]
+	if f.uid != s.uid || f.generation != s.generation {
+		f = failedRuns{uid: s.uid, generation: s.generation}
+	}
+	f.n++
+	if f.n < maxFailedRuns {
+		p.failures[key] = f
+		return 0
+	}
+	delete(p.failures, key)
+	return f.n
 }

@@ -196,3 +196,39 @@ func TestPoolCancelStopsARunAndSkipsAQueuedKey(t *testing.T) {
 		t.Errorf("the cancelled run ran %d times, want 1 and no retry", r.count(running))
 	}
 }
+
+// failingRunner fails every run; GiveUp records what it was told.
+type failingRunner struct {
+	runs   atomic.Int32
+	gaveUp chan string
+}
+
+func (r *failingRunner) Run(context.Context, types.NamespacedName) error {
+	return fmt.Errorf("run %d failed", r.runs.Add(1))
+}
+
+func (r *failingRunner) GiveUp(_ context.Context, _ types.NamespacedName, runs int, last error) error {
+	r.gaveUp <- fmt.Sprintf("%d: %v", runs, last)
+	return nil
+}
+
+func TestPoolGivesUpOnAQueryWhoseRunsKeepFailing(t *testing.T) {
+	r := &failingRunner{gaveUp: make(chan string, 10)}
+	p := startPool(t, r, 1)
+	p.retryAfter = time.Millisecond
+	key := types.NamespacedName{Namespace: "ns", Name: "poison"}
+	p.Submit(Query{Key: key, UID: "u", Generation: 1})
+	select {
+	case got := <-r.gaveUp:
+		if want := fmt.Sprintf("%d: run %d failed", maxFailedRuns, maxFailedRuns); got != want {
+			t.Errorf("gave up with %q, want %q", got, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the pool retried %d failed runs and never gave up", r.runs.Load())
+	}
+	waitIdle(t, p, []types.NamespacedName{key})
+	time.Sleep(50 * time.Millisecond)
+	if n := r.runs.Load(); n != maxFailedRuns {
+		t.Errorf("%d runs, want %d: after giving up the pool stops retrying", n, maxFailedRuns)
+	}
+}

@@ -16,6 +16,17 @@ import (
 const (
 	ConditionAccepted = "Accepted"
 	ConditionRunning  = "Running"
+	// ConditionReady is True once the query is answered (Succeeded), for
+	// `kubectl wait --for=condition=Ready` and tools that read Ready as success.
+	ConditionReady = "Ready"
+	// ConditionComplete is True once the query ended, whatever the outcome; its reason
+	// is the outcome (`kubectl wait --for=condition=Complete`).
+	ConditionComplete = "Complete"
+	// ConditionReconciling and ConditionStalled are kstatus's abnormal-true conditions
+	// (Flux, Argo CD's gitops-engine, cli-utils): Reconciling while the query is being
+	// worked on or waits for approval, Stalled once it failed or was cancelled.
+	ConditionReconciling = "Reconciling"
+	ConditionStalled     = "Stalled"
 
 	ReasonAccepted               = "Accepted"
 	ReasonRunning                = "Running"
@@ -34,6 +45,13 @@ const (
 	ReasonTimeout                = "Timeout"
 	ReasonMaxSteps               = "MaxStepsReached"
 	ReasonMutationOutcomeUnknown = "MutationOutcomeUnknown"
+	ReasonCancelled              = "Cancelled"
+	ReasonAPIKeyUnavailable      = "APIKeyUnavailable" //nolint:gosec // G101: a condition reason, not a credential
+	ReasonModelMisconfigured     = "ModelMisconfigured"
+	// ReasonStatusRejected: the API server refused the query's status as invalid.
+	ReasonStatusRejected = "StatusRejected"
+	// ReasonRetriesExhausted: the query's runs failed too many times in a row.
+	ReasonRetriesExhausted = "RetriesExhausted"
 
 	// ReasonAutoNotChosen accepts a query whose session asked for Auto on behalf of
 	// someone else: it runs in Propose, and the condition's message says why.
@@ -60,6 +78,8 @@ func bound(out *agentsv1alpha1.AgentQueryStatus) {
 		}
 		s.Arguments, s.Output = args, output
 		s.Error = truncate(s.Error, agentsv1alpha1.MaxStepErrorLength)
+		// The name is the model's: a call of a tool that does not exist may name anything.
+		s.Tool = truncate(s.Tool, agentsv1alpha1.MaxStepToolLength)
 	}
 	for i := range out.Conditions {
 		out.Conditions[i].Message = truncate(out.Conditions[i].Message, 32768)
@@ -147,6 +167,31 @@ func summary(text string) string {
 		}
 	}
 	return ""
+}
+
+// setOutcomeConditions sets Ready, Complete, Reconciling and Stalled from st's phase and
+// its Running condition, so that they never disagree with the phase: they are derived
+// here, in the one place every status write goes through, and nowhere else.
+func setOutcomeConditions(st *agentsv1alpha1.AgentQueryStatus) {
+	if st.Phase == "" {
+		return
+	}
+	reason, msg := string(st.Phase), "the query is "+string(st.Phase)
+	if c := meta.FindStatusCondition(st.Conditions, ConditionRunning); c != nil {
+		reason, msg = c.Reason, c.Message
+	}
+	gen := st.ObservedGeneration
+	finished := st.Phase.Finished()
+	is := func(b bool) metav1.ConditionStatus {
+		if b {
+			return metav1.ConditionTrue
+		}
+		return metav1.ConditionFalse
+	}
+	setCondition(st, gen, ConditionReady, is(st.Phase == agentsv1alpha1.QuerySucceeded), reason, msg)
+	setCondition(st, gen, ConditionComplete, is(finished), reason, msg)
+	setCondition(st, gen, ConditionReconciling, is(!finished), reason, msg)
+	setCondition(st, gen, ConditionStalled, is(finished && st.Phase != agentsv1alpha1.QuerySucceeded), reason, msg)
 }
 
 func setCondition(st *agentsv1alpha1.AgentQueryStatus, gen int64, typ string, status metav1.ConditionStatus, reason, msg string) {

@@ -63,7 +63,7 @@ func unwatchedQuery(t *testing.T) *agentsv1alpha1.AgentQuery {
 func TestStatusWriterCoalescesProgressAndWritesTheEndAtOnce(t *testing.T) {
 	q := unwatchedQuery(t)
 	var log patchLog
-	w := agent.NewStatusWriter(t.Context(), log.client(t), client.ObjectKeyFromObject(q), q.UID, time.Hour)
+	w := agent.NewStatusWriter(t.Context(), log.client(t), admin, q, "test-run", time.Hour)
 	defer w.Stop()
 
 	st := &agentsv1alpha1.AgentQueryStatus{Phase: agentsv1alpha1.QueryRunning}
@@ -99,7 +99,7 @@ func TestStatusWriterCoalescesProgressAndWritesTheEndAtOnce(t *testing.T) {
 func TestStatusWriterNeverWritesAnOlderStatusAfterANewerOne(t *testing.T) {
 	q := unwatchedQuery(t)
 	var log patchLog
-	w := agent.NewStatusWriter(t.Context(), log.client(t), client.ObjectKeyFromObject(q), q.UID, 0)
+	w := agent.NewStatusWriter(t.Context(), log.client(t), admin, q, "test-run", 0)
 	defer w.Stop()
 
 	// One goroutine, as in a run: saves race with the flusher; every tenth is a write.
@@ -131,7 +131,7 @@ func TestStatusWriterNeverWritesAnOlderStatusAfterANewerOne(t *testing.T) {
 func TestStatusWriterReportsADeletedQuery(t *testing.T) {
 	q := unwatchedQuery(t)
 	var log patchLog
-	w := agent.NewStatusWriter(t.Context(), log.client(t), client.ObjectKeyFromObject(q), q.UID, 0)
+	w := agent.NewStatusWriter(t.Context(), log.client(t), admin, q, "test-run", 0)
 	defer w.Stop()
 	if err := admin.Delete(t.Context(), q); err != nil {
 		t.Fatal(err)
@@ -142,7 +142,7 @@ func TestStatusWriterReportsADeletedQuery(t *testing.T) {
 	}
 	// A background write that finds the query gone makes the next save fail, so the
 	// run stops.
-	w2 := agent.NewStatusWriter(t.Context(), log.client(t), client.ObjectKeyFromObject(q), q.UID, 0)
+	w2 := agent.NewStatusWriter(t.Context(), log.client(t), admin, q, "test-run", 0)
 	defer w2.Stop()
 	var err error
 	deadline := time.Now().Add(10 * time.Second)

@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
@@ -62,7 +64,26 @@ func (b *rbacBinding) create(ctx context.Context) error {
 	if err := admin.Create(ctx, rb); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
-	return nil
+	// The authorizer sees a new binding a moment after it is created: wait until alice
+	// may create queries in ns, so that the test does not race RBAC propagation.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+			ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Namespace: b.ns, Verb: "create", Group: agentsv1alpha1.GroupVersion.Group, Resource: "agentqueries",
+			},
+		}}
+		if err := alice.Create(ctx, review); err != nil {
+			return err
+		}
+		if review.Status.Allowed {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("alice still may not create queries in %s", b.ns)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // update applies edit to a fresh copy of q as c, retrying on conflicts with the

@@ -49,12 +49,17 @@ func (r *AgentQueryReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if r.Agents == nil {
 		return ctrl.Result{}, r.wait(ctx, q)
 	}
-	if q.Status.Phase == agentsv1alpha1.QueryAwaitingApproval && !decided(q) {
+	if q.Status.Phase == agentsv1alpha1.QueryAwaitingApproval && !decided(q) && !q.Spec.Cancel {
 		return ctrl.Result{}, nil
 	}
 	// A query already queued or running, or whose last run ended at this generation, is
 	// run again only for a newer generation: the run's own status writes are no news.
 	r.Agents.Submit(agent.Query{Key: req.NamespacedName, UID: q.UID, Generation: q.Generation})
+	if q.Spec.Cancel {
+		// The run in progress stops after its tool call in flight; the run submitted
+		// after it (a newer generation) finds spec.cancel and records Cancelled.
+		r.Agents.Interrupt(req.NamespacedName, agent.ErrQueryCancelled)
+	}
 	return ctrl.Result{}, nil
 }
 

@@ -2,6 +2,7 @@ package manager
 
 import (
 	"fmt"
+	"os"
 
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
@@ -53,10 +54,20 @@ func (o *Options) newAgent(mgr ctrl.Manager, cfg *rest.Config) (*agent.Agent, *a
 		KubectlPath:    o.KubectlPath,
 		StatusInterval: o.StatusUpdateInterval,
 		AllowedModes:   o.AllowedModes,
+		// The pod's name: status.runID then says which replica runs a query.
+		Holder: hostname(),
 	}
 	pool := agent.NewPool(a, o.AgentWorkers)
 	if err := mgr.Add(pool); err != nil {
 		return nil, nil, err
 	}
 	return a, pool, nil
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return ""
+	}
+	return h
 }
