@@ -137,8 +137,9 @@ func listVariants(b *testing.B) (raw, rawTable, tool, kubectl func(context.Conte
 			return nil
 		}
 	}
-	// The results are bounded to the output budget, so each checks for the first pod.
-	return raw, rawTable, toolCall(list, listArgs, fmt.Sprintf("%d pods in namespace", benchPods)), toolCall(kc, kubectlArgs, "pod-000")
+	// The results are bounded to the output budget, so each checks for the first pod
+	// (resources_list stops reading once its rows fill the budget).
+	return raw, rawTable, toolCall(list, listArgs, "pods in namespace "+benchNamespace), toolCall(kc, kubectlArgs, "pod-000")
 }
 
 func BenchmarkListPods(b *testing.B) {

@@ -6,7 +6,7 @@ func Builtin() []Tool {
 	ro := Annotations{ReadOnly: true, Idempotent: true}
 	return []Tool{
 		Define("resources_list",
-			"List objects of one resource type, as kubectl get prints them (server-side table columns). Supports a namespace or all namespaces, label and field selectors and a limit.",
+			"List objects of one resource type, as kubectl get prints them (server-side table columns). Supports a namespace or all namespaces, label and field selectors and a limit (at most 500 rows); the result says when more exist.",
 			with(ro, "List resources"), listResources),
 		Define("resources_get",
 			"Get one object as YAML (managedFields omitted; Secret values redacted unless the profile allows them).",

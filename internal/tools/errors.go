@@ -20,11 +20,14 @@ func Classify(err error) (*Result, error) {
 	var ae ArgumentError
 	var noMatch *meta.NoKindMatchError
 	var noResource *meta.NoResourceMatchError
+	var tooLarge *pageTooLargeError
 	switch {
 	case errors.As(err, &ae):
 		return &Result{IsError: true, Text: ae.Error()}, nil
 	case errors.As(err, &noMatch), errors.As(err, &noResource), errors.Is(err, errUnknownResource):
 		return &Result{IsError: true, Text: err.Error() + "; call api_resources to see the resource types this cluster serves"}, nil
+	case errors.As(err, &tooLarge):
+		return &Result{IsError: true, Text: err.Error() + "; narrow the request with a namespace, a labelSelector or a fieldSelector"}, nil
 	case apierrors.IsForbidden(err):
 		return &Result{IsError: true, Text: "forbidden: " + err.Error() +
 			". The requester lacks this permission; kubeask acts only with the requester's own rights."}, nil

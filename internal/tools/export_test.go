@@ -5,3 +5,12 @@ func ParseKubectlArgs(args []string, haveStdin, allowSecretValues bool) (verb st
 	call, err := parseKubectlArgs(args, haveStdin, allowSecretValues)
 	return call.verb, call.mutates(), err
 }
+
+// SetListPages sets how many rows one request of resources_list asks for and how
+// many bytes its answer may have, until the test ends.
+func SetListPages(t interface{ Cleanup(func()) }, rows, bytes int64) {
+	oldRows, oldBytes := listPageSize, maxTablePageBytes
+	listPageSize, maxTablePageBytes = rows, bytes
+	t.Cleanup(func() { listPageSize, maxTablePageBytes = oldRows, oldBytes })
+}
+

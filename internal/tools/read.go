@@ -3,7 +3,9 @@ package tools
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -15,6 +17,19 @@ import (
 	"github.com/kubeask/kubeask/internal/redact"
 )
 
+// Bounds of resources_list.
+const (
+	// DefaultListLimit is how many rows resources_list returns when the caller sets no
+	// limit.
+	DefaultListLimit = 200
+	// MaxListLimit is the most rows resources_list returns: a larger limit is lowered
+	// to it, and the result says so.
+	MaxListLimit = 500
+)
+
+// listNotesBytes is about what the intro and the notes of a listing take.
+const listNotesBytes = 256
+
 // ListInput are the arguments of resources_list.
 type ListInput struct {
 	Resource      string `json:"resource" jsonschema:"resource type: plural, singular, short name or kind, optionally with group (pods, deploy, Deployment, ingresses.networking.k8s.io)"`
@@ -23,7 +38,7 @@ type ListInput struct {
 	AllNamespaces bool   `json:"allNamespaces,omitempty" jsonschema:"list across all namespaces the requester may read"`
 	LabelSelector string `json:"labelSelector,omitempty" jsonschema:"label selector, e.g. app=checkout,tier!=db"`
 	FieldSelector string `json:"fieldSelector,omitempty" jsonschema:"field selector, e.g. status.phase=Running"`
-	Limit         int64  `json:"limit,omitempty" jsonschema:"maximum number of items (default 200)"`
+	Limit         int64  `json:"limit,omitempty" jsonschema:"maximum number of items (default 200, at most 500: a larger limit is lowered to 500). The result says when more exist; narrow with a selector rather than raising the limit"`
 }
 
 func listResources(ctx context.Context, env *Env, in ListInput) (*Result, error) {
@@ -38,10 +53,20 @@ func listResources(ctx context.Context, env *Env, in ListInput) (*Result, error)
 	} else if ns == "" {
 		ns = metav1.NamespaceDefault
 	}
-	if in.Limit <= 0 {
-		in.Limit = 200
+	limit := in.Limit
+	var notes []string
+	switch {
+	case limit <= 0:
+		limit = DefaultListLimit
+	case limit > MaxListLimit:
+		notes = append(notes, fmt.Sprintf("[The limit %d is above the maximum of %d: at most %d are listed.]", limit, MaxListLimit, MaxListLimit))
+		limit = MaxListLimit
 	}
-	t, err := env.listTable(ctx, m, ns, metav1.ListOptions{LabelSelector: in.LabelSelector, FieldSelector: in.FieldSelector, Limit: in.Limit})
+	withNamespace := namespaced && ns == ""
+	budget := env.maxBytes()
+	// Rows beyond what the output budget can show, less the intro and the notes, are
+	// not read.
+	l, err := env.listRows(ctx, m, ns, metav1.ListOptions{LabelSelector: in.LabelSelector, FieldSelector: in.FieldSelector}, limit, withNamespace, budget-listNotesBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -52,18 +77,47 @@ func listResources(ctx context.Context, env *Env, in ListInput) (*Result, error)
 			where = "in all namespaces"
 		}
 	}
-	if len(t.Rows) == 0 {
-		return &Result{Text: fmt.Sprintf("No %s found %s.", m.Resource.Resource, where)}, nil
+	if len(l.rows) == 0 && !l.more {
+		return &Result{Text: strings.Join(append([]string{fmt.Sprintf("No %s found %s.", m.Resource.Resource, where)}, notes...), "\n")}, nil
 	}
-	text := fmt.Sprintf("%d %s %s:\n%s", len(t.Rows), m.Resource.Resource, where, renderTable(t, namespaced && ns == ""))
-	if t.Continue != "" {
-		more := "more"
-		if t.RemainingItemCount != nil {
-			more = fmt.Sprintf("%d more", *t.RemainingItemCount)
+	intro := func(n int, complete bool) string {
+		if complete {
+			return fmt.Sprintf("%d %s %s:\n", n, m.Resource.Resource, where)
 		}
-		text += fmt.Sprintf("[%s not shown: the limit is %d. Narrow with a selector or namespace.]\n", more, in.Limit)
+		return fmt.Sprintf("%d %s %s (not all of them: see the note at the end):\n", n, m.Resource.Resource, where)
 	}
-	return &Result{Text: text}, nil
+	table := renderRows(l.header, l.rows)
+	shown := len(l.rows)
+	if !l.more && len(notes) == 0 && len(intro(shown, true))+len(table) <= budget {
+		return &Result{Text: intro(shown, true) + table}, nil
+	}
+	// The notes after the table say what is missing; the rows shown are cut so that the
+	// output bound does not cut the notes off.
+	tail := func(shown int) string {
+		out := slices.Clone(notes)
+		if l.more || shown < len(l.rows) {
+			more := "More"
+			if l.moreKnown {
+				more = strconv.FormatInt(l.moreCount+int64(len(l.rows)-shown), 10) + " more"
+			}
+			reason := fmt.Sprintf("the limit is %d", limit)
+			if shown < len(l.rows) || l.budgetFull {
+				reason = fmt.Sprintf("the output budget of %d bytes is full", budget)
+			} else if limit < MaxListLimit {
+				reason += fmt.Sprintf(" (at most %d)", MaxListLimit)
+			}
+			out = append(out, fmt.Sprintf("[%s %s not shown: %s. Narrow the request with a namespace, a labelSelector or a fieldSelector.]", more, m.Resource.Resource, reason))
+		}
+		if l.err != nil {
+			out = append(out, "[Listing stopped early: "+l.err.Error()+"]")
+		}
+		return strings.Join(out, "\n") + "\n"
+	}
+	room := budget - len(intro(shown, false)) - max(len(tail(0)), len(tail(shown))) - 8
+	if len(table) > room {
+		table, shown = fitRows(l.header, l.rows, room)
+	}
+	return &Result{Text: intro(shown, !l.more && shown == len(l.rows)) + table + tail(shown)}, nil
 }
 
 // ObjectInput names one object.

@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -32,7 +32,88 @@ func resourcePath(m *meta.RESTMapping, namespace string) string {
 	return b.String()
 }
 
-// listTable lists a resource as a server-side Table.
+// Bounds of the pages resources_list reads (variables for the tests).
+var (
+	// listPageSize is the most rows one request asks the API server for.
+	listPageSize int64 = 250
+	// maxTablePageBytes bounds the answer to one request, should a server not honour
+	// the limit (an aggregated API may not).
+	maxTablePageBytes int64 = 8 << 20
+)
+
+// pageTooLargeError is an answer larger than maxTablePageBytes.
+type pageTooLargeError struct {
+	resource string
+	max      int64
+}
+
+func (e *pageTooLargeError) Error() string {
+	return fmt.Sprintf("the API server's answer listing %s is larger than %d bytes, and was not read", e.resource, e.max)
+}
+
+// listedRows are the rows of a paged listing, rendered to text cells.
+type listedRows struct {
+	header []string
+	rows   [][]string
+	// more is set when rows exist beyond rows; moreCount is how many when moreKnown.
+	more      bool
+	moreKnown bool
+	moreCount int64
+	// budgetFull is set when the rows fill the output budget.
+	budgetFull bool
+	// err ended the listing after its first page.
+	err error
+}
+
+// listRows lists a resource as server-side Tables, page by page (at most listPageSize
+// rows a request), until it has limit rows, the API server has no more, or the rows
+// fill budget bytes (nothing more could be shown). Only the cells of the rows are
+// kept, so memory holds one page and the rows returned.
+func (e *Env) listRows(ctx context.Context, m *meta.RESTMapping, namespace string, opts metav1.ListOptions, limit int64, withNamespace bool, budget int) (*listedRows, error) {
+	l := &listedRows{}
+	var cols []int
+	size := 0
+	for {
+		opts.Limit = min(listPageSize, limit-int64(len(l.rows)))
+		t, err := e.listTable(ctx, m, namespace, opts)
+		if err != nil {
+			if len(l.rows) == 0 {
+				return nil, err
+			}
+			l.more, l.err = true, err
+			return l, nil
+		}
+		if l.header == nil {
+			l.header, cols = tableHeader(t, withNamespace)
+		}
+		var dropped int64
+		for i, row := range t.Rows {
+			if int64(len(l.rows)) == limit || size >= budget {
+				// Rows that cannot be shown, or a server that returned more than asked.
+				dropped = int64(len(t.Rows) - i)
+				break
+			}
+			cells := rowCells(row, cols, withNamespace)
+			l.rows = append(l.rows, cells)
+			size += rowWidth(cells)
+		}
+		l.budgetFull = size >= budget
+		opts.Continue = t.Continue
+		switch {
+		case opts.Continue == "":
+			l.more, l.moreKnown, l.moreCount = dropped > 0, true, dropped
+			return l, nil
+		case int64(len(l.rows)) >= limit || l.budgetFull:
+			l.more = true
+			if t.RemainingItemCount != nil {
+				l.moreKnown, l.moreCount = true, dropped+*t.RemainingItemCount
+			}
+			return l, nil
+		}
+	}
+}
+
+// listTable lists one page of a resource as a server-side Table.
 func (e *Env) listTable(ctx context.Context, m *meta.RESTMapping, namespace string, opts metav1.ListOptions) (*metav1.Table, error) {
 	// Rows carry their object's metadata only when a NAMESPACE column needs it: sending
 	// and decoding it (managedFields included) made a 500-pod listing about 1.5x slower
@@ -53,16 +134,23 @@ func (e *Env) listTable(ctx context.Context, m *meta.RESTMapping, namespace stri
 	if opts.Limit > 0 {
 		req = req.Param("limit", strconv.FormatInt(opts.Limit, 10))
 	}
+	if opts.Continue != "" {
+		req = req.Param("continue", opts.Continue)
+	}
 	e.record("list", m.Resource.Resource, namespace, "")
-	raw, err := req.Do(ctx).Raw()
+	// Stream, not Do: Do reads the whole answer, however large; this reads at most
+	// maxTablePageBytes. An error answer is decoded from its Status either way.
+	body, err := req.Stream(ctx)
 	if err != nil {
-		// The unversioned client cannot decode the API server's Status body itself and
-		// reports "unknown"; decode it here so the caller sees the real reason.
-		var st metav1.Status
-		if json.Unmarshal(raw, &st) == nil && st.Kind == "Status" {
-			return nil, &apierrors.StatusError{ErrStatus: st}
-		}
 		return nil, err
+	}
+	defer func() { _ = body.Close() }()
+	raw, err := io.ReadAll(io.LimitReader(body, maxTablePageBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the table of %s: %w", m.Resource.Resource, err)
+	}
+	if int64(len(raw)) > maxTablePageBytes {
+		return nil, &pageTooLargeError{resource: m.Resource.Resource, max: maxTablePageBytes}
 	}
 	var t metav1.Table
 	if err := json.Unmarshal(raw, &t); err != nil {
@@ -74,11 +162,9 @@ func (e *Env) listTable(ctx context.Context, m *meta.RESTMapping, namespace stri
 	return &t, nil
 }
 
-// renderTable prints the table's default columns, with a NAMESPACE column first when
-// withNamespace is set.
-func renderTable(t *metav1.Table, withNamespace bool) string {
-	var b strings.Builder
-	w := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+// tableHeader returns the header of the table's default columns, with a NAMESPACE
+// column first when withNamespace is set, and the indexes of those columns.
+func tableHeader(t *metav1.Table, withNamespace bool) ([]string, []int) {
 	var cols []int
 	var header []string
 	if withNamespace {
@@ -90,21 +176,58 @@ func renderTable(t *metav1.Table, withNamespace bool) string {
 			header = append(header, strings.ToUpper(c.Name))
 		}
 	}
+	return header, cols
+}
+
+// rowCells renders the cells of cols of one row.
+func rowCells(row metav1.TableRow, cols []int, withNamespace bool) []string {
+	var cells []string
+	if withNamespace {
+		cells = append(cells, rowNamespace(row))
+	}
+	for _, i := range cols {
+		if i < len(row.Cells) {
+			cells = append(cells, cellString(row.Cells[i]))
+		}
+	}
+	return cells
+}
+
+// rowWidth is the least a row takes once rendered: its cells, the padding between
+// them and the newline.
+func rowWidth(cells []string) int {
+	n := 0
+	for _, c := range cells {
+		n += len(c) + 2
+	}
+	return n
+}
+
+// renderRows aligns the header and the rows in columns.
+func renderRows(header []string, rows [][]string) string {
+	var b strings.Builder
+	w := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, strings.Join(header, "\t"))
-	for _, row := range t.Rows {
-		var cells []string
-		if withNamespace {
-			cells = append(cells, rowNamespace(row))
-		}
-		for _, i := range cols {
-			if i < len(row.Cells) {
-				cells = append(cells, cellString(row.Cells[i]))
-			}
-		}
+	for _, cells := range rows {
 		fmt.Fprintln(w, strings.Join(cells, "\t"))
 	}
 	_ = w.Flush()
 	return b.String()
+}
+
+// fitRows renders the header and as many of the first rows as fit in room bytes, and
+// says how many. Fewer rows only narrow the columns, so the rows whose lines fit in the
+// rendering of them all still fit once rendered alone.
+func fitRows(header []string, rows [][]string, room int) (string, int) {
+	text := renderRows(header, rows)
+	if len(text) <= room {
+		return text, len(rows)
+	}
+	n := 0
+	if room > 0 {
+		n = max(strings.Count(text[:room], "\n")-1, 0) // whole lines, less the header
+	}
+	return renderRows(header, rows[:n]), n
 }
 
 func rowNamespace(row metav1.TableRow) string {
