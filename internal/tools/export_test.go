@@ -1,5 +1,7 @@
 package tools
 
+import "time"
+
 // ParseKubectlArgs exposes the kubectl argument check to the external tests.
 func ParseKubectlArgs(args []string, haveStdin, allowSecretValues bool) (verb string, mutates bool, err error) {
 	call, err := parseKubectlArgs(args, haveStdin, allowSecretValues)
@@ -14,3 +16,9 @@ func SetListPages(t interface{ Cleanup(func()) }, rows, bytes int64) {
 	t.Cleanup(func() { listPageSize, maxTablePageBytes = oldRows, oldBytes })
 }
 
+// SetClock makes the mapper read the time from now.
+func (m *Mapper) SetClock(now func() time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.now = now
+}
