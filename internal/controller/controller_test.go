@@ -60,7 +60,12 @@ func run(m *testing.M) int {
 	if err := (&controller.AgentQueryReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
 		panic(err)
 	}
-	if err := (&controller.AgentSessionReconciler{Client: mgr.GetClient(), Now: clock.Now}).SetupWithManager(ctx, mgr); err != nil {
+	cat, err := catalogForTests()
+	if err != nil {
+		panic(err)
+	}
+	sessions := &controller.AgentSessionReconciler{Client: mgr.GetClient(), Now: clock.Now, Catalog: cat, AllowedModes: installModes}
+	if err := sessions.SetupWithManager(ctx, mgr); err != nil {
 		panic(err)
 	}
 	done := make(chan error, 1)

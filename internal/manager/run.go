@@ -69,6 +69,9 @@ func (o *Options) Run(ctx context.Context, cfg *rest.Config) error {
 		LeaderElectionID:              o.LeaderElectionID,
 		LeaderElectionNamespace:       o.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &o.LeaseDuration,
+		RenewDeadline:                 &o.RenewDeadline,
+		RetryPeriod:                   &o.RetryPeriod,
 		GracefulShutdownTimeout:       &o.GracefulShutdown,
 		// The cache holds only what the controllers watch (kubeask's own kinds). Secrets
 		// and everything read on a user's behalf go straight to the API server.
@@ -137,12 +140,14 @@ func (o *Options) Run(ctx context.Context, cfg *rest.Config) error {
 	if err := (&controller.AgentQueryReconciler{Client: mgr.GetClient(), Agents: pool}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the AgentQuery controller: %w", err)
 	}
-	if err := (&controller.AgentSessionReconciler{Client: mgr.GetClient()}).SetupWithManager(ctx, mgr); err != nil {
-		return fmt.Errorf("setting up the AgentSession controller: %w", err)
-	}
 	var cat *catalog.Catalog
 	if a != nil {
 		cat = a.Catalog
+	}
+	// The session controller reads the catalog and the allowed modes to say whether a
+	// session is Ready.
+	if err := (&controller.AgentSessionReconciler{Client: mgr.GetClient(), Catalog: cat, AllowedModes: o.AllowedModes}).SetupWithManager(ctx, mgr); err != nil {
+		return fmt.Errorf("setting up the AgentSession controller: %w", err)
 	}
 	if o.Triggers {
 		if err := o.addTriggers(mgr, cfg, cat); err != nil {
