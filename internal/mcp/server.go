@@ -103,7 +103,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		log:      cfg.Log.WithName("mcp"),
 		limiter:  &ratelimit.Limiter{PerSecond: opts.RateLimit, Burst: opts.RateBurst},
 		schemas:  mcp.NewSchemaCache(),
-		sse:      &sseSessions{byCaller: map[string]*sseEntry{}},
+		sse:      newSSESessions(&mcp.SSEOptions{MaxRequestBodyBytes: opts.MaxBodyBytes}),
 		stateKey: make([]byte, 32),
 	}
 	s.draining, s.drain = context.WithCancel(context.Background())

@@ -15,9 +15,16 @@ import (
 // a handler of their own means a POST is only ever matched against the sessions its
 // own (freshly authenticated) caller opened, so a leaked session id is useless to
 // anyone else.
+//
+// A caller's entry lives exactly as long as one of its streams is open: a GET creates
+// it and the end of its last stream removes it. A request that is not a GET never
+// creates one, since a caller with no open stream has no session for it to name; it is
+// answered by none, a handler with no sessions, so that however many such requests
+// come, from however many callers, nothing is kept.
 type sseSessions struct {
 	mu       sync.Mutex
 	byCaller map[string]*sseEntry
+	none     *mcp.SSEHandler
 }
 
 type sseEntry struct {
@@ -25,11 +32,37 @@ type sseEntry struct {
 	open    int
 }
 
+func newSSESessions(opts *mcp.SSEOptions) *sseSessions {
+	return &sseSessions{
+		byCaller: map[string]*sseEntry{},
+		// Only GETs open sessions, and none never serves one.
+		none: mcp.NewSSEHandler(func(*http.Request) *mcp.Server { return nil }, opts),
+	}
+}
+
+// callers is how many callers have an entry.
+func (s *sseSessions) callers() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.byCaller)
+}
+
 func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request) {
 	caller := callerFromContext(r.Context())
 	key := caller.Key()
+	isStream := r.Method == http.MethodGet
 	s.sse.mu.Lock()
 	e := s.sse.byCaller[key]
+	if !isStream {
+		s.sse.mu.Unlock()
+		if e == nil {
+			// 404 for a session id, 400 without one, 405 or 415 as the SDK answers.
+			s.sse.none.ServeHTTP(w, r)
+			return
+		}
+		e.handler.ServeHTTP(w, r)
+		return
+	}
 	if e == nil {
 		e = &sseEntry{handler: mcp.NewSSEHandler(func(req *http.Request) *mcp.Server {
 			// Each SSE session gets a server bound to the caller that opened it; the
@@ -40,15 +73,8 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request) {
 		}, &mcp.SSEOptions{MaxRequestBodyBytes: s.opts.MaxBodyBytes})}
 		s.sse.byCaller[key] = e
 	}
-	isStream := r.Method == http.MethodGet
-	if isStream {
-		e.open++
-	}
+	e.open++
 	s.sse.mu.Unlock()
-	if !isStream {
-		e.handler.ServeHTTP(w, r)
-		return
-	}
 	defer func() {
 		s.sse.mu.Lock()
 		e.open--
