@@ -57,6 +57,7 @@ func (o *Options) newAgent(mgr ctrl.Manager, cfg *rest.Config) (*agent.Agent, *a
 		// The pod's name: status.runID then says which replica runs a query.
 		Holder: hostname(),
 	}
+	agent.InjectFaults(a) // a no-op unless built with the faultinject tag (tests)
 	pool := agent.NewPool(a, o.AgentWorkers)
 	if err := mgr.Add(pool); err != nil {
 		return nil, nil, err

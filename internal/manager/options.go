@@ -47,6 +47,10 @@ type Options struct {
 	WebhookHosts      []string
 
 	GracefulShutdown time.Duration
+	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election (client-go's
+	// meanings). A leader that cannot renew within RenewDeadline stops; its queries'
+	// status writes are fenced anyway (see internal/agent's statusWriter).
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 
 	// ConfigPath is the platform's model catalog, profiles and limits. Empty runs no
 	// agent: queries wait with a condition saying so.
@@ -102,6 +106,9 @@ func NewOptions() *Options {
 		WebhookSecret:        "kubeask-webhook-certs",
 		WebhookConfigName:    "kubeask",
 		GracefulShutdown:     30 * time.Second,
+		LeaseDuration:        15 * time.Second,
+		RenewDeadline:        10 * time.Second,
+		RetryPeriod:          2 * time.Second,
 		AgentWorkers:         16,
 		ToolOutputBytes:      16 << 10,
 		StatusUpdateInterval: 500 * time.Millisecond,
@@ -130,6 +137,9 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.WebhookConfigName, "webhook-configuration-name", o.WebhookConfigName, "Mutating- and ValidatingWebhookConfiguration that receive the CA bundle.")
 	fs.Func("webhook-host", "Extra DNS name or IP for the serving certificate (repeatable), e.g. 127.0.0.1 outside a cluster.", appendTo(&o.WebhookHosts))
 	fs.DurationVar(&o.GracefulShutdown, "graceful-shutdown-timeout", o.GracefulShutdown, "How long runnables get to stop.")
+	fs.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", o.LeaseDuration, "How long a standby waits after the last renewal before it takes over the leader's Lease.")
+	fs.DurationVar(&o.RenewDeadline, "leader-elect-renew-deadline", o.RenewDeadline, "How long the leader keeps trying to renew its Lease before it stops leading.")
+	fs.DurationVar(&o.RetryPeriod, "leader-elect-retry-period", o.RetryPeriod, "How often replicas try to acquire or renew the Lease.")
 	fs.StringVar(&o.ConfigPath, "config", o.ConfigPath, "Platform config file: model catalog, profiles, limits. Empty runs no agent.")
 	fs.IntVar(&o.AgentWorkers, "agent-workers", o.AgentWorkers, "How many queries the agent runs at once.")
 	fs.IntVar(&o.ToolOutputBytes, "tool-output-bytes", o.ToolOutputBytes, "Byte budget of each tool result given to the model.")
@@ -213,6 +223,12 @@ func (o *Options) Validate() error {
 	}
 	if o.GracefulShutdown < 0 {
 		errs = append(errs, errors.New("--graceful-shutdown-timeout must not be negative"))
+	}
+	// client-go's own rule (leaderelection.NewLeaderElector), checked here so that a bad
+	// value is a flag error rather than a failure after start.
+	if o.LeaderElect && !(o.LeaseDuration > o.RenewDeadline && o.RenewDeadline > time.Duration(1.2*float64(o.RetryPeriod)) && o.RetryPeriod > 0) {
+		errs = append(errs, fmt.Errorf("leader election needs --leader-elect-lease-duration (%s) > --leader-elect-renew-deadline (%s) > 1.2 × --leader-elect-retry-period (%s) > 0",
+			o.LeaseDuration, o.RenewDeadline, o.RetryPeriod))
 	}
 	if !o.Triggers && o.AlertsAddr != "" && o.AlertsAddr != "0" {
 		errs = append(errs, errors.New("--alerts-bind-address needs --triggers"))

@@ -69,6 +69,9 @@ func (o *Options) Run(ctx context.Context, cfg *rest.Config) error {
 		LeaderElectionID:              o.LeaderElectionID,
 		LeaderElectionNamespace:       o.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &o.LeaseDuration,
+		RenewDeadline:                 &o.RenewDeadline,
+		RetryPeriod:                   &o.RetryPeriod,
 		GracefulShutdownTimeout:       &o.GracefulShutdown,
 		// The cache holds only what the controllers watch (kubeask's own kinds). Secrets
 		// and everything read on a user's behalf go straight to the API server.
