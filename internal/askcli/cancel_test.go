@@ -6,10 +6,13 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
 	"github.com/kubeask/kubeask/internal/askcli/exitcode"
+	"github.com/kubeask/kubeask/internal/llm/llmtest"
 )
 
 // kubectl ask cancel sets spec.cancel as the user: only the requester may, a finished
@@ -66,13 +69,51 @@ func TestCancel(t *testing.T) {
 		if !cancelled() {
 			t.Fatal("spec.cancel is not set")
 		}
-		// Again: the query is cancelled, or is being; nothing to do, and no error.
+		// The operator ends it: the proposal is denied, and the conditions say so.
+		waitPhase(t, name, agentsv1alpha1.QueryCancelled)
+		q := &agentsv1alpha1.AgentQuery{}
+		if err := admin.Get(t.Context(), client.ObjectKey{Namespace: "team-a", Name: name}, q); err != nil {
+			t.Fatal(err)
+		}
+		if len(q.Status.Steps) != 1 || q.Status.Steps[0].State != agentsv1alpha1.StepDenied {
+			t.Errorf("steps = %+v, want s1 denied", q.Status.Steps)
+		}
+		for typ, want := range map[string]metav1.ConditionStatus{"Ready": metav1.ConditionFalse, "Complete": metav1.ConditionTrue, "Stalled": metav1.ConditionTrue, "Reconciling": metav1.ConditionFalse} {
+			if c := meta.FindStatusCondition(q.Status.Conditions, typ); c == nil || c.Status != want || c.Reason != "Cancelled" {
+				t.Errorf("condition %s = %+v, want %s/Cancelled", typ, c, want)
+			}
+		}
+		// Again: the query is cancelled; nothing to do, and no error.
 		r = kubectlAsk(t, "alice", "", "cancel", name)
 		if r.code != exitcode.Answered || !strings.Contains(r.errOut, "already") {
 			t.Fatalf("cancelling again: want exit 0 saying it already is\n%s", r)
 		}
 		if strings.Contains(r.out, "cancelled") {
 			t.Errorf("cancelling again reported a new cancel on stdout\n%s", r)
+		}
+	})
+	t.Run("a running query stops", func(t *testing.T) {
+		prompt := "A question the model takes its time over, until it is cancelled."
+		scripts.Set(prompt, func(req llmtest.Request) llmtest.Reply {
+			<-req.Context.Done() // until the run is stopped
+			return llmtest.Reply{Text: "too late"}
+		})
+		r := kubectlAsk(t, "alice", "", "--wait=false", prompt)
+		if r.code != exitcode.Answered {
+			t.Fatalf("%s", r)
+		}
+		running := strings.TrimSpace(r.out)
+		waitPhase(t, running, agentsv1alpha1.QueryRunning)
+		r = kubectlAsk(t, "alice", "", "cancel", running)
+		if r.code != exitcode.Answered {
+			t.Fatalf("want exit 0\n%s", r)
+		}
+		mustContain(t, r, "stderr", "(A question the model takes its time over, until it is cancelled., Running) is cancelled: the run stops after the tool call in flight")
+		waitPhase(t, running, agentsv1alpha1.QueryCancelled)
+		// Following a cancelled query ends with the exit code of a cancelled query.
+		r = kubectlAsk(t, "alice", "", "attach", running)
+		if r.code != exitcode.Cancelled {
+			t.Errorf("attach to the cancelled query: want exit 4\n%s", r)
 		}
 	})
 	t.Run("a finished query has nothing to cancel", func(t *testing.T) {
