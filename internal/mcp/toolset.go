@@ -56,6 +56,7 @@ func (s *Server) newMCPServer(callerOf callerFunc) *mcp.Server {
 			"Use ask for a full investigation by kubeask's agent, or the individual tools. Calls that change the cluster follow the server's policy: " + s.opts.Mutations + ".",
 		SchemaCache: s.schemas,
 	})
+	srv.AddReceivingMiddleware(negotiateVersion)
 	for _, t := range s.cfg.Tools.List() {
 		srv.AddTool(s.describe(t), s.registryHandler(t, callerOf))
 	}
