@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,6 +17,30 @@ const (
 	serviceIP   = "10.0.0.1" // the kubernetes Service, first address of serviceCIDR
 	saIssuer    = "https://kubernetes.default.svc.cluster.local"
 )
+
+// auditPolicy records Metadata for every request and the request body for kubeask's
+// own objects; see the file.
+//
+//go:embed audit-policy.yaml
+var auditPolicy []byte
+
+// auditLogFlags turn on the API server's audit log: the policy above, JSON lines in
+// l.auditLog(), rotated at 100 MB with 5 old files kept for at most 7 days (a dev
+// environment left running with triggers and MCP clients keeps writing). The mode is
+// blocking, the log backend's default, said here because it matters: an event is
+// written while its request is handled, not in a batch up to a second later, so the
+// log is current when a developer (or a test) reads it.
+func auditLogFlags(l layout) []string {
+	return []string{
+		"--audit-policy-file=" + l.auditPolicy(),
+		"--audit-log-path=" + l.auditLog(),
+		"--audit-log-format=json",
+		"--audit-log-mode=blocking",
+		"--audit-log-maxsize=100",
+		"--audit-log-maxbackup=5",
+		"--audit-log-maxage=7",
+	}
+}
 
 // ports are the loopback ports of one run, chosen at start so several environments (or
 // a test next to `make dev`) never collide.
@@ -73,7 +99,10 @@ func (o *options) startControlPlane(ctx context.Context, sup *supervisor, l layo
 	}
 
 	server := loopbackURL("https", pt.APIServer)
-	if _, err := sup.start("kube-apiserver", bin("kube-apiserver"), []string{
+	if err := os.WriteFile(l.auditPolicy(), auditPolicy, 0o600); err != nil {
+		return nil, fmt.Errorf("writing the audit policy: %w", err)
+	}
+	if _, err := sup.start("kube-apiserver", bin("kube-apiserver"), append([]string{
 		"--etcd-servers=" + etcdURL,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
@@ -102,7 +131,7 @@ func (o *options) startControlPlane(ctx context.Context, sup *supervisor, l layo
 		"--service-account-key-file=" + pk.SAPubFile,
 		"--service-account-signing-key-file=" + pk.SAKeyFile,
 		"--service-cluster-ip-range=" + serviceCIDR,
-	}, l.log("kube-apiserver")); err != nil {
+	}, auditLogFlags(l)...), l.log("kube-apiserver")); err != nil {
 		return nil, err
 	}
 	apiClient, err := httpClientTrusting(pk.CA.CertPEM)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -235,6 +236,66 @@ func TestDevEnvironment(t *testing.T) {
 				t.Fatalf("stored spec.requester = %+v, want username alice", r)
 			}
 			time.Sleep(500 * time.Millisecond)
+		}
+	})
+
+	t.Run("the audit log shows the operator acting as alice", func(t *testing.T) {
+		stopManager := startManagerInProcess(t, o)
+		const prompt = "Why are the checkout pods not running? (audit test)"
+		q := &agentsv1alpha1.AgentQuery{
+			ObjectMeta: metav1.ObjectMeta{Name: "audited", Namespace: "team-a"},
+			Spec:       agentsv1alpha1.AgentQuerySpec{Prompt: prompt},
+		}
+		if err := ctrl["alice"].Create(t.Context(), q); err != nil {
+			t.Fatalf("alice creating an AgentQuery: %v", err)
+		}
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			if err := ctrl["alice"].Get(t.Context(), client.ObjectKeyFromObject(q), q); err != nil {
+				t.Fatal(err)
+			}
+			if q.Status.Phase.Finished() {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the query is still %q after 2 minutes; conditions %+v", q.Status.Phase, q.Status.Conditions)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if q.Status.Phase != agentsv1alpha1.QuerySucceeded {
+			t.Fatalf("the query ended %s: %s; conditions %+v", q.Status.Phase, q.Status.Summary, q.Status.Conditions)
+		}
+		if err := stopManager(); err != nil {
+			t.Errorf("the manager stopped with %v", err)
+		}
+
+		const managerUser = "system:serviceaccount:" + managerNamespace + ":" + managerServiceAccount
+		// The demo model's first tool lists team-a's pods: the operator's request, made with
+		// its own token, as alice, with her uid and groups.
+		e := findAuditEvent(t, info.AuditLog, "the manager listing pods in team-a as alice", func(e auditEvent) bool {
+			return e.User.Username == managerUser && e.ImpersonatedUser != nil && e.ImpersonatedUser.Username == "alice" &&
+				e.Verb == "list" && e.ObjectRef != nil && e.ObjectRef.Resource == "pods" && e.ObjectRef.Namespace == "team-a"
+		})
+		if e.ImpersonatedUser.UID != "dev-uid-alice" || !slices.Contains(e.ImpersonatedUser.Groups, "dev") || e.ResponseStatus == nil || e.ResponseStatus.Code != 200 {
+			t.Errorf("impersonated list = %+v, impersonating %+v, status %+v; want alice's uid and group, and 200", e, *e.ImpersonatedUser, e.ResponseStatus)
+		}
+		// The query itself, at Request level: alice created it, and the body holds the prompt.
+		e = findAuditEvent(t, info.AuditLog, "alice creating the AgentQuery", func(e auditEvent) bool {
+			return e.User.Username == "alice" && e.Verb == "create" && e.ObjectRef != nil &&
+				e.ObjectRef.Resource == "agentqueries" && e.ObjectRef.Name == "audited"
+		})
+		if e.Level != "Request" || !bytes.Contains(e.RequestObject, []byte(prompt)) {
+			t.Errorf("alice's create is logged at level %s with request %s; want Request with the prompt", e.Level, e.RequestObject)
+		}
+		// Everything else at Metadata: the demo Secret's value never reaches the log.
+		e = findAuditEvent(t, info.AuditLog, "admin writing the demo Secret", func(e auditEvent) bool {
+			return e.User.Username == "admin" && e.ObjectRef != nil && e.ObjectRef.Resource == "secrets" && e.ObjectRef.Name == "checkout-db"
+		})
+		if e.Level != "Metadata" || len(e.RequestObject) != 0 {
+			t.Errorf("the demo Secret's write is logged at level %s with request %s; want Metadata without a body", e.Level, e.RequestObject)
+		}
+		if log, err := os.ReadFile(info.AuditLog); err != nil || bytes.Contains(log, []byte("bm90LWEtcmVhbC1wYXNzd29yZA")) {
+			t.Errorf("the demo Secret's value is in the audit log (read error: %v)", err)
 		}
 	})
 

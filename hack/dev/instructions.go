@@ -48,6 +48,7 @@ func printInstructions(w io.Writer, info readyInfo) {
 	for _, p := range info.Processes {
 		fmt.Fprintf(&b, "  tail -f %s\n", rel(p.Log))
 	}
+	fmt.Fprintf(&b, "Audit log (who did what, as whom; jq examples in docs/dev.md):\n  %s\n", rel(info.AuditLog))
 	fmt.Fprintf(&b, "\nPress Ctrl-C to stop everything (docs/dev.md explains the set-up).\n")
 	_, _ = io.WriteString(w, b.String())
 }

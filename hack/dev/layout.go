@@ -22,6 +22,11 @@ func (l layout) pki() string            { return l.path("pki") }
 func (l layout) logs() string           { return l.path("logs") }
 func (l layout) log(name string) string { return l.path("logs", name+".log") }
 func (l layout) run(name string) string { return l.path("run", name) }
+
+// auditLog is the API server's audit log; like the other logs it starts empty on every
+// start, and the API server rotates it (auditLogFlags).
+func (l layout) auditLog() string    { return l.path("logs", "audit.log") }
+func (l layout) auditPolicy() string { return l.run("audit-policy.yaml") }
 func (l layout) kubeconfig(user string) string {
 	return l.path(user + ".kubeconfig")
 }

@@ -144,6 +144,16 @@ func (o *options) startManager(ctx context.Context, sup *supervisor, l layout, p
 		context.AfterFunc(sup.ctx, srv.Close)
 		config = path
 	}
+	if _, err := sup.start("kubeask-manager", o.ManagerBin, o.managerArgs(l, probe, config), l.log("kubeask-manager")); err != nil {
+		return err
+	}
+	return waitFor(ctx, "kubeask-manager /readyz", httpGetOK(newPlainHTTPClient(), "http://"+probe+"/readyz", ""))
+}
+
+// managerArgs are the manager's command line in the dev environment: its own
+// kubeconfig, no leader election (one replica), admission by the policies installed
+// above, the model catalog config and the health probes on probe.
+func (o *options) managerArgs(l layout, probe, config string) []string {
 	args := []string{
 		"--kubeconfig=" + l.kubeconfig("manager"),
 		"--leader-elect=false",
@@ -156,8 +166,5 @@ func (o *options) startManager(ctx context.Context, sup *supervisor, l layout, p
 	if kubectl := filepath.Join(o.BinDir, "kubectl"); fileExists(kubectl) {
 		args = append(args, "--kubectl-path="+kubectl)
 	}
-	if _, err := sup.start("kubeask-manager", o.ManagerBin, args, l.log("kubeask-manager")); err != nil {
-		return err
-	}
-	return waitFor(ctx, "kubeask-manager /readyz", httpGetOK(newPlainHTTPClient(), "http://"+probe+"/readyz", ""))
+	return args
 }

@@ -17,6 +17,7 @@ type readyInfo struct {
 	SampleQuery    string            `json:"sampleQuery"`
 	SamplesDir     string            `json:"samplesDir,omitempty"`   // config/samples, when it exists
 	ManagerProbe   string            `json:"managerProbe,omitempty"` // empty with --no-manager
+	AuditLog       string            `json:"auditLog"`               // the API server's audit log (JSON lines)
 	Processes      []readyProcess    `json:"processes"`
 	StartupSeconds float64           `json:"startupSeconds"`
 }

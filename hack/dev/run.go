@@ -104,7 +104,7 @@ func (o *options) start(sup *supervisor, l layout, began time.Time) (readyInfo, 
 	if err != nil {
 		return readyInfo{}, err
 	}
-	info := readyInfo{Server: cp.Server, StateDir: o.StateDir, Kubeconfigs: map[string]string{}}
+	info := readyInfo{Server: cp.Server, StateDir: o.StateDir, Kubeconfigs: map[string]string{}, AuditLog: l.auditLog()}
 	for _, u := range users {
 		path := l.kubeconfig(u.Name)
 		if err := writeKubeconfig(path, cp.Server, pk.CA.CertPEM, u.Name, credential{Token: u.Token}, u.Namespace); err != nil {
