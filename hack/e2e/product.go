@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,9 +15,11 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
@@ -32,6 +36,8 @@ const (
 	managerImage     = "ghcr.io/kubeask/kubeask-manager"
 	leaseName        = "kubeask-manager.agents.kubeask.dev"
 	mcpPort          = 8090
+	// checkoutPrompt is what alice asks; the demo model answers with team-a's pods.
+	checkoutPrompt = "Why is checkout not running?"
 )
 
 type step = struct {
@@ -52,7 +58,7 @@ func (r *runner) productSteps() []step {
 			return r.install(ctx, "install", "--set=admission.mode=policy")
 		}},
 		{"a query as alice, answered by the demo model through the manager", func(ctx context.Context) error {
-			return r.query(ctx, "why-checkout", "Why is checkout not running?", 3*time.Minute)
+			return r.query(ctx, "why-checkout")
 		}},
 		{"MCP endpoint through a port-forward, as alice", r.mcpAsAlice},
 		{"leader election: the leader's pod is deleted, the other replica takes over", r.leaderFailover},
@@ -65,8 +71,9 @@ func (r *runner) productSteps() []step {
 				return r.install(ctx, "install", "--set=admission.mode=webhook")
 			}},
 			step{"a query as alice, requester stamped by the webhook", func(ctx context.Context) error {
-				return r.query(ctx, "webhook-mode", "Why is checkout not running?", 3*time.Minute)
+				return r.query(ctx, "webhook-mode")
 			}},
+			step{"helm upgrade to the next chart version keeps the manager's webhook CA; a query is still stamped", r.upgradeWebhookMode},
 			step{"helm uninstall of the webhook install leaves nothing behind", r.uninstall},
 		)
 	}
@@ -138,6 +145,45 @@ func (r *runner) helm(ctx context.Context, args ...string) error {
 // install runs `helm install` or `helm upgrade` of charts/kubeask with the demo model
 // as the catalog, the image never pulled, and waits for every replica to be Ready.
 func (r *runner) install(ctx context.Context, verb string, extra ...string) error {
+	return r.installChart(ctx, filepath.Join(r.o.RepoRoot, "charts", "kubeask"), verb, extra...)
+}
+
+// nextChartVersion is the version of the chart copy nextChart makes.
+const nextChartVersion = "99.0.0-e2e"
+
+// nextChart copies charts/kubeask into the state dir as the chart of a next release
+// (version nextChartVersion): upgrading to it changes the helm.sh/chart label of every
+// object, as a real upgrade does, so Helm patches the Lease and the webhook Secret the
+// manager writes into, and its three-way merge must keep what the manager wrote.
+func (r *runner) nextChart() (string, error) {
+	dir := filepath.Join(r.state, "next-chart", "kubeask")
+	if err := os.RemoveAll(dir); err != nil {
+		return "", err
+	}
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(r.o.RepoRoot, "charts", "kubeask"))); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "Chart.yaml")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	var out []string
+	found := false
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "version:") {
+			line, found = "version: "+nextChartVersion, true
+		}
+		out = append(out, line)
+	}
+	if !found {
+		return "", fmt.Errorf("%s has no version line", path)
+	}
+	return dir, os.WriteFile(path, []byte(strings.Join(out, "\n")), 0o600)
+}
+
+// installChart is install with the chart in dir.
+func (r *runner) installChart(ctx context.Context, dir, verb string, extra ...string) error {
 	values := filepath.Join(r.state, "values.yaml")
 	if err := os.WriteFile(values, fmt.Appendf(nil, `image:
   pullPolicy: Never
@@ -153,7 +199,7 @@ config:
 `, r.modelURL), 0o600); err != nil {
 		return err
 	}
-	args := []string{verb, release, filepath.Join(r.o.RepoRoot, "charts", "kubeask"),
+	args := []string{verb, release, dir,
 		"--namespace=" + releaseNamespace, "--values=" + values, "--timeout=5m"}
 	if verb == "install" {
 		args = append(args, "--create-namespace")
@@ -209,12 +255,12 @@ func (r *runner) alice() (client.Client, error) {
 
 // query creates an AgentQuery in team-a as alice and waits for the answer: the demo
 // model lists pods as alice, so a correct answer shows the manager impersonated her.
-func (r *runner) query(ctx context.Context, name, prompt string, limit time.Duration) error {
-	c, err := r.createQuery(ctx, name, prompt)
+func (r *runner) query(ctx context.Context, name string) error {
+	c, err := r.createQuery(ctx, name, checkoutPrompt)
 	if err != nil {
 		return err
 	}
-	return r.waitAnswer(ctx, c, name, limit)
+	return r.waitAnswer(ctx, c, name, 3*time.Minute)
 }
 
 func (r *runner) createQuery(ctx context.Context, name, prompt string) (client.Client, error) {
@@ -413,7 +459,7 @@ func (r *runner) leaderFailover(ctx context.Context) error {
 		return err
 	}
 	logf("   %s took the lease after %s", standby, time.Since(began).Round(100*time.Millisecond))
-	if err := r.query(ctx, "after-failover", "Why is checkout not running?", 3*time.Minute); err != nil {
+	if err := r.query(ctx, "after-failover"); err != nil {
 		return err
 	}
 	if err := r.setUnschedulable(ctx, false); err != nil {
@@ -433,7 +479,7 @@ func (r *runner) setUnschedulable(ctx context.Context, on bool) error {
 // (a pod template change, so every replica is replaced) while it runs, and checks that
 // the query still ends Succeeded, answered by the new leader.
 func (r *runner) upgradeDuringQuery(ctx context.Context) error {
-	c, err := r.createQuery(ctx, "during-upgrade", slowPrompt+" Why is checkout not running?")
+	c, err := r.createQuery(ctx, "during-upgrade", slowPrompt+" "+checkoutPrompt)
 	if err != nil {
 		return err
 	}
@@ -453,8 +499,19 @@ func (r *runner) upgradeDuringQuery(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	logf("   query running; helm upgrade")
-	if err := r.install(ctx, "upgrade", "--reuse-values", "--set-string=podAnnotations.kubeask-e2e/upgraded="+strconv.FormatInt(time.Now().Unix(), 10)); err != nil {
+	leaseBefore, err := r.admin.CoordinationV1().Leases(releaseNamespace).Get(ctx, leaseName, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	next, err := r.nextChart()
+	if err != nil {
+		return err
+	}
+	logf("   query running; helm upgrade to chart %s", nextChartVersion)
+	if err := r.installChart(ctx, next, "upgrade", "--reuse-values", "--set-string=podAnnotations.kubeask-e2e/upgraded="+strconv.FormatInt(time.Now().Unix(), 10)); err != nil {
+		return err
+	}
+	if err := r.checkLeaseKept(ctx, leaseBefore); err != nil {
 		return err
 	}
 	after, err := r.admin.AppsV1().Deployments(releaseNamespace).Get(ctx, release, metav1.GetOptions{})
@@ -482,12 +539,103 @@ func (r *runner) upgradeDuringQuery(ctx context.Context) error {
 	return nil
 }
 
-// uninstall runs `helm uninstall` and checks that nothing of the release is left:
-// every object in the release namespace (except what Kubernetes itself puts in each
-// namespace), and every cluster-scoped object labelled or annotated as the release's.
-// The CRDs stay, as Helm does for a chart's crds/ directory: deleting them would delete
-// every user's queries. Objects the manager writes at run time that no template owns
-// are reported by name in knownLeftovers, so that a new one fails the run.
+// checkLeaseKept checks the leader-election Lease after an upgrade to the next chart
+// (every replica replaced): Helm patched its labels, and the election went on in it, a
+// new replica holding it with one transition more than before.
+func (r *runner) checkLeaseKept(ctx context.Context, before *coordinationv1.Lease) error {
+	transitions := func(l *coordinationv1.Lease) int32 {
+		if l.Spec.LeaseTransitions == nil {
+			return 0
+		}
+		return *l.Spec.LeaseTransitions
+	}
+	return r.waitFor(ctx, "the Lease upgraded by helm, its record kept by the managers", func() error {
+		l, err := r.admin.CoordinationV1().Leases(releaseNamespace).Get(ctx, leaseName, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if got := l.Labels["helm.sh/chart"]; got != "kubeask-"+nextChartVersion {
+			return fmt.Errorf("the Lease's label helm.sh/chart=%q, want the next chart's", got)
+		}
+		if l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity == "" {
+			return errors.New("the Lease has no holder")
+		}
+		if transitions(l) <= transitions(before) {
+			return fmt.Errorf("the Lease counts %d transitions, want more than the %d before the upgrade", transitions(l), transitions(before))
+		}
+		logf("   Lease %s: holder %s, %d transitions (%d before), labelled by chart %s", leaseName, *l.Spec.HolderIdentity, transitions(l), transitions(before), nextChartVersion)
+		return nil
+	})
+}
+
+// upgradeWebhookMode upgrades the webhook-mode release to the next chart version with a
+// new pod template: the chart's webhook Secret and webhook configurations get new
+// labels, and Helm's three-way merge must keep the CA, its key and the serving
+// certificate the manager wrote, and the CA bundle it injected; the new pods serve with
+// them, and a query as alice is still stamped by the webhook.
+func (r *runner) upgradeWebhookMode(ctx context.Context) error {
+	secretName := release + "-webhook-tls"
+	before, err := r.admin.CoreV1().Secrets(releaseNamespace).Get(ctx, secretName, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	for _, k := range []string{"ca.crt", "ca.key", "tls.crt", "tls.key"} {
+		if len(before.Data[k]) == 0 {
+			return fmt.Errorf("the manager has not filled the chart's Secret %s: no %s", secretName, k)
+		}
+	}
+	bundle := func() ([]byte, error) {
+		m, err := r.admin.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, release, metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return m.Webhooks[0].ClientConfig.CABundle, nil
+	}
+	bundleBefore, err := bundle()
+	if err != nil {
+		return err
+	}
+	if !bytes.Contains(bundleBefore, before.Data["ca.crt"]) {
+		return errors.New("the MutatingWebhookConfiguration's caBundle does not hold the manager's CA")
+	}
+	next, err := r.nextChart()
+	if err != nil {
+		return err
+	}
+	if err := r.installChart(ctx, next, "upgrade", "--reuse-values", "--set-string=podAnnotations.kubeask-e2e/upgraded="+strconv.FormatInt(time.Now().Unix(), 10)); err != nil {
+		return err
+	}
+	after, err := r.admin.CoreV1().Secrets(releaseNamespace).Get(ctx, secretName, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	if got := after.Labels["helm.sh/chart"]; got != "kubeask-"+nextChartVersion {
+		return fmt.Errorf("the label helm.sh/chart of Secret %s is %q: helm did not upgrade it", secretName, got)
+	}
+	for k, v := range before.Data {
+		if !bytes.Equal(after.Data[k], v) {
+			return fmt.Errorf("helm upgrade changed %s of Secret %s", k, secretName)
+		}
+	}
+	bundleAfter, err := bundle()
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(bundleAfter, bundleBefore) {
+		return errors.New("helm upgrade changed the caBundle the manager injected")
+	}
+	logf("   Secret %s relabelled by chart %s, its %d keys unchanged; caBundle unchanged", secretName, nextChartVersion, len(after.Data))
+	return r.query(ctx, "after-webhook-upgrade")
+}
+
+// uninstall runs `helm uninstall` and checks that nothing of kubeask is left: no object
+// in the release namespace (except what Kubernetes itself puts in each namespace), and
+// no object anywhere, namespaced or cluster-scoped, that is labelled or annotated as the
+// release's or as part of kubeask, or whose name says kubeask. The CRDs stay, as Helm
+// does for a chart's crds/ directory (deleting them would delete every user's queries);
+// so do Events, which Kubernetes expires on its own (the leader election records some
+// on the Lease). The Lease and the webhook Secret the manager writes into are the
+// chart's, so Helm deletes them, and the manager may not create them again.
 func (r *runner) uninstall(ctx context.Context) error {
 	if err := r.helm(ctx, "uninstall", release, "--namespace="+releaseNamespace, "--wait", "--timeout=3m"); err != nil {
 		return err
@@ -501,11 +649,15 @@ func (r *runner) uninstall(ctx context.Context) error {
 	}
 	namespaced := []schema.GroupVersionResource{
 		gvr("", "pods"), gvr("", "services"), gvr("", "configmaps"), gvr("", "secrets"), gvr("", "serviceaccounts"),
-		gvr("apps", "deployments"), gvr("apps", "replicasets"),
+		gvr("", "persistentvolumeclaims"), gvr("discovery.k8s.io", "endpointslices"),
+		gvr("apps", "deployments"), gvr("apps", "replicasets"), gvr("apps", "statefulsets"), gvr("apps", "daemonsets"),
+		gvr("batch", "jobs"), gvr("batch", "cronjobs"),
 		gvr("rbac.authorization.k8s.io", "roles"), gvr("rbac.authorization.k8s.io", "rolebindings"),
 		gvr("coordination.k8s.io", "leases"), gvr("policy", "poddisruptionbudgets"),
+		gvr("networking.k8s.io", "networkpolicies"), gvr("autoscaling", "horizontalpodautoscalers"),
 	}
 	clusterScoped := []schema.GroupVersionResource{
+		gvr("", "namespaces"), gvr("", "persistentvolumes"),
 		gvr("rbac.authorization.k8s.io", "clusterroles"), gvr("rbac.authorization.k8s.io", "clusterrolebindings"),
 		gvr("admissionregistration.k8s.io", "validatingwebhookconfigurations"),
 		gvr("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
@@ -513,33 +665,41 @@ func (r *runner) uninstall(ctx context.Context) error {
 		gvr("admissionregistration.k8s.io", "validatingadmissionpolicybindings"),
 		gvr("admissionregistration.k8s.io", "mutatingadmissionpolicies"),
 		gvr("admissionregistration.k8s.io", "mutatingadmissionpolicybindings"),
+		gvr("apiextensions.k8s.io", "customresourcedefinitions"),
+		gvr("scheduling.k8s.io", "priorityclasses"),
 	}
-	// What Kubernetes puts into every namespace.
-	builtin := map[string]bool{"configmaps/kube-root-ca.crt": true, "serviceaccounts/default": true}
-	// Objects the manager creates at run time and no template owns, so helm does not
-	// delete them. Each is printed when found: they are defects of the chart (see
-	// docs/e2e.md), listed here so that the run still catches any other leftover.
-	knownLeftovers := map[string]string{
-		"leases/" + leaseName:                 "the leader-election Lease, created by the manager (released, not deleted, at shutdown)",
-		"secrets/" + release + "-webhook-tls": "the webhook CA and serving certificate, created by the manager in webhook mode",
+	// What stays by design: the namespace (helm install --create-namespace made it, and
+	// Helm never deletes it), the CRDs, and what Kubernetes puts into every namespace.
+	kept := map[string]bool{
+		"namespaces/" + releaseNamespace:                             true,
+		"customresourcedefinitions/agentqueries.agents.kubeask.dev":  true,
+		"customresourcedefinitions/agentsessions.agents.kubeask.dev": true,
+		"customresourcedefinitions/agenttriggers.agents.kubeask.dev": true,
+		"configmaps/" + releaseNamespace + "/kube-root-ca.crt":       true,
+		"serviceaccounts/" + releaseNamespace + "/default":           true,
 	}
-	var known []string
-	err = r.waitForWithin(ctx, 2*time.Minute, "nothing of the release left", func() error {
+	kubeasks := func(o unstructured.Unstructured) bool {
+		l, a := o.GetLabels(), o.GetAnnotations()
+		// The run's own fixtures: hack/dev/demo.yaml's RBAC (labelled kubeask.dev/demo)
+		// and the node kubeask-e2e-node, whose Lease is in kube-node-lease.
+		if l["kubeask.dev/demo"] == "true" || strings.HasPrefix(o.GetName(), "kubeask-e2e") {
+			return false
+		}
+		return l["app.kubernetes.io/instance"] == release || a["meta.helm.sh/release-name"] == release ||
+			l["app.kubernetes.io/part-of"] == "kubeask" || l["app.kubernetes.io/name"] == "kubeask" ||
+			strings.Contains(o.GetName(), "kubeask")
+	}
+	return r.waitForWithin(ctx, 2*time.Minute, "nothing of kubeask left", func() error {
 		var left []string
-		known = known[:0]
 		for _, res := range namespaced {
-			l, err := dyn.Resource(res).Namespace(releaseNamespace).List(ctx, metav1.ListOptions{})
+			l, err := dyn.Resource(res).List(ctx, metav1.ListOptions{}) // every namespace
 			if err != nil {
 				return err
 			}
 			for _, o := range l.Items {
-				key := res.Resource + "/" + o.GetName()
-				switch {
-				case builtin[key]:
-				case knownLeftovers[key] != "":
-					known = append(known, key+": "+knownLeftovers[key])
-				default:
-					left = append(left, res.Resource+" "+releaseNamespace+"/"+o.GetName())
+				key := res.Resource + "/" + o.GetNamespace() + "/" + o.GetName()
+				if !kept[key] && (o.GetNamespace() == releaseNamespace || kubeasks(o)) {
+					left = append(left, res.Resource+" "+o.GetNamespace()+"/"+o.GetName())
 				}
 			}
 		}
@@ -552,7 +712,7 @@ func (r *runner) uninstall(ctx context.Context) error {
 				return err
 			}
 			for _, o := range l.Items {
-				if o.GetLabels()["app.kubernetes.io/instance"] == release || o.GetAnnotations()["meta.helm.sh/release-name"] == release {
+				if !kept[res.Resource+"/"+o.GetName()] && kubeasks(o) {
 					left = append(left, res.Resource+" "+o.GetName())
 				}
 			}
@@ -560,12 +720,9 @@ func (r *runner) uninstall(ctx context.Context) error {
 		if len(left) > 0 {
 			return fmt.Errorf("left behind: %s", strings.Join(left, ", "))
 		}
+		logf("   nothing of kubeask left but the namespace %s and the CRDs", releaseNamespace)
 		return nil
 	})
-	for _, k := range known {
-		logf("   KNOWN LEFTOVER %s", k)
-	}
-	return err
 }
 
 // saveLeaderLogs keeps the logs of the two replicas at the moment of the failover in

@@ -32,7 +32,8 @@ func TestManagerAcceptsTheChartsArguments(t *testing.T) {
 	}
 	for name, args := range renderings {
 		t.Run(name, func(t *testing.T) {
-			d := convert[appsv1.Deployment](t, one(t, render(t, "kubeask", args...), "Deployment"))
+			objs := render(t, "kubeask", args...)
+			d := convert[appsv1.Deployment](t, one(t, objs, "Deployment"))
 			fs := flag.NewFlagSet("kubeask-manager", flag.ContinueOnError)
 			fs.SetOutput(io.Discard)
 			opts := manager.NewOptions()
@@ -47,6 +48,14 @@ func TestManagerAcceptsTheChartsArguments(t *testing.T) {
 			}
 			if opts.ConfigPath == "" || len(opts.DenyUsers) == 0 || len(opts.ImpersonateExtra) == 0 {
 				t.Errorf("options from the chart: config %q, deny users %v, extra %v", opts.ConfigPath, opts.DenyUsers, opts.ImpersonateExtra)
+			}
+			// The Lease and the webhook Secret the manager uses are the ones the chart creates
+			// (and deletes on uninstall): the manager may not create them.
+			if opts.LeaderElectionID != one(t, objs, "Lease").GetName() {
+				t.Errorf("the manager elects on the Lease %q, not on the chart's", opts.LeaderElectionID)
+			}
+			if name == "webhook" && opts.WebhookSecret != one(t, objs, "Secret").GetName() {
+				t.Errorf("the manager keeps its certificates in the Secret %q, not in the chart's", opts.WebhookSecret)
 			}
 			want, ok := wantModes[name]
 			if !ok {

@@ -53,6 +53,33 @@ func hasVerb(cr *rbacv1.ClusterRole, verb string) bool {
 	return false
 }
 
+func leaseRules(role *rbacv1.Role) []rbacv1.PolicyRule {
+	var out []rbacv1.PolicyRule
+	for _, r := range role.Rules {
+		if slices.Contains(r.Resources, "leases") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// checkLease checks that the chart owns the leader-election Lease the manager is told to
+// use, and that the manager may only get and update it: without create, a replica still
+// running during `helm uninstall` cannot bring it back.
+func checkLease(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	lease := one(t, objs, "Lease")
+	if lease.GetName() != leaseName || lease.GetNamespace() != releaseNamespace || lease.Object["spec"] != nil {
+		t.Errorf("Lease %s/%s with spec %v, want an empty %s/%s", lease.GetNamespace(), lease.GetName(), lease.Object["spec"], releaseNamespace, leaseName)
+	}
+	// TestManagerAcceptsTheChartsArguments checks that the manager elects on this name.
+	role := convert[rbacv1.Role](t, one(t, objs, "Role"))
+	want := []rbacv1.PolicyRule{{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, ResourceNames: []string{leaseName}, Verbs: []string{"get", "update"}}}
+	if got := leaseRules(role); !equality.Semantic.DeepEqual(got, want) {
+		t.Errorf("Lease rules = %+v, want %+v", got, want)
+	}
+}
+
 func secretRules(role *rbacv1.Role) []rbacv1.PolicyRule {
 	var out []rbacv1.PolicyRule
 	for _, r := range role.Rules {
@@ -107,6 +134,10 @@ config:
 			if s := secretRules(role); len(s) != 0 {
 				t.Errorf("default Role grants Secrets: %+v", s)
 			}
+			if n := len(find(objs, "Secret")); n != 0 {
+				t.Errorf("policy mode rendered %d Secrets", n)
+			}
+			checkLease(t, objs)
 			dep := convert[appsv1.Deployment](t, one(t, objs, "Deployment"))
 			args := dep.Spec.Template.Spec.Containers[0].Args
 			for _, want := range []string{"--admission=policy", "--leader-elect", "--config=/etc/kubeask/config.yaml"} {
@@ -181,18 +212,19 @@ config:
 			if !slices.ContainsFunc(c.Ports, func(p corev1.ContainerPort) bool { return p.Name == "webhook" && p.ContainerPort == 9443 }) {
 				t.Errorf("container ports %+v lack webhook 9443", c.Ports)
 			}
+			// The chart creates the webhook Secret empty, so the release owns it (and helm
+			// uninstall deletes the CA's private key); the manager may get, update and patch
+			// that one Secret, and create none.
+			sec := convert[corev1.Secret](t, one(t, objs, "Secret"))
+			if sec.Name != "webhook-kubeask-webhook-tls" || sec.Namespace != releaseNamespace || sec.Type != corev1.SecretTypeOpaque || len(sec.Data)+len(sec.StringData) != 0 {
+				t.Errorf("webhook Secret %s/%s type %s with %d keys, want an empty Opaque %s/webhook-kubeask-webhook-tls", sec.Namespace, sec.Name, sec.Type, len(sec.Data)+len(sec.StringData), releaseNamespace)
+			}
 			role := convert[rbacv1.Role](t, one(t, objs, "Role"))
-			for _, r := range secretRules(role) {
-				if slices.Contains(r.Verbs, "create") {
-					continue // cannot be narrowed by name; see the comment in the template
-				}
-				if !slices.Equal(r.ResourceNames, []string{"webhook-kubeask-webhook-tls"}) {
-					t.Errorf("secret rule %+v is not narrowed to the webhook Secret", r)
-				}
+			want := []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"webhook-kubeask-webhook-tls"}, Verbs: []string{"get", "update", "patch"}}}
+			if got := secretRules(role); !equality.Semantic.DeepEqual(got, want) {
+				t.Errorf("Secret rules = %+v, want %+v", got, want)
 			}
-			if len(secretRules(role)) != 2 {
-				t.Errorf("want the webhook Secret rule and the create rule, got %+v", secretRules(role))
-			}
+			checkLease(t, objs)
 			cr := convert[rbacv1.ClusterRole](t, one(t, objs, "ClusterRole"))
 			found := false
 			for _, r := range cr.Rules {
@@ -202,6 +234,23 @@ config:
 			}
 			if !found {
 				t.Error("the ClusterRole does not grant its own webhook configurations by name")
+			}
+		},
+	}, {
+		name: "without-leader-election",
+		args: []string{"--set", "leaderElection.enabled=false", "--set", "replicaCount=1"},
+		check: func(t *testing.T, objs []*unstructured.Unstructured) {
+			if n := len(find(objs, "Lease")); n != 0 {
+				t.Errorf("leader election off, yet the chart renders %d Lease(s)", n)
+			}
+			if r := leaseRules(convert[rbacv1.Role](t, one(t, objs, "Role"))); len(r) != 0 {
+				t.Errorf("leader election off, yet the Role grants Leases: %+v", r)
+			}
+			dep := convert[appsv1.Deployment](t, one(t, objs, "Deployment"))
+			for _, a := range dep.Spec.Template.Spec.Containers[0].Args {
+				if strings.HasPrefix(a, "--leader-elect") {
+					t.Errorf("leader election off, yet the manager gets %s", a)
+				}
 			}
 		},
 	}, {

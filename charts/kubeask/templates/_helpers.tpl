@@ -47,6 +47,16 @@ app.kubernetes.io/part-of: kubeask
 {{- printf "%s-webhook-tls" (include "kubeask.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
+{{/*
+The leader-election Lease: the manager's default --leader-election-id (test/chart checks that
+the manager the chart configures elects on this name). One name for every release: a release
+in another namespace has its own, and a second release in the same namespace is refused by
+Helm instead of sharing the leadership with the first.
+*/}}
+{{- define "kubeask.leaseName" -}}
+kubeask-manager.agents.kubeask.dev
+{{- end }}
+
 {{- define "kubeask.configMapName" -}}
 {{- printf "%s-config" (include "kubeask.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
