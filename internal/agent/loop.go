@@ -59,8 +59,15 @@ func (r *run) loop(ctx context.Context) error {
 					return r.fail(ctx, ConditionRunning, ReasonTimeout, r.timeoutMessage())
 				}
 				// The operator is stopping (a rolling update), the query was deleted or
-				// cancelled: write nothing, so that the next leader resumes it where it
-				// was (or the next run records the cancellation).
+				// cancelled: the phase stays, so that the next leader resumes the query
+				// where it was (or the next run records the cancellation). What the run
+				// did is written: no step is in flight between model calls, and the
+				// usage then counts the model calls made, this one too.
+				wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				defer cancel()
+				if err := r.w.write(wctx, r.st); err != nil {
+					r.log.Info("could not record the progress of a stopped run", "error", err.Error())
+				}
 				return fmt.Errorf("run of %s/%s stopped: %w", q.Namespace, q.Name, context.Cause(ctx))
 			}
 			return r.fail(ctx, ConditionRunning, ReasonModelError, "the model call failed: "+err.Error())

@@ -86,7 +86,9 @@ type slot struct {
 	// cache) does nothing.
 	uid        types.UID
 	generation int64
-	again      bool // run once more after the current run
+	// started is the generation submitted when the current run started.
+	started int64
+	again   bool // run once more after the current run
 	gone       bool // cancelled while queued: skip
 }
 
@@ -160,12 +162,14 @@ func (p *Pool) Cancel(key types.NamespacedName) {
 	}
 }
 
-// Interrupt stops key's run in progress with cause, after the tool call in flight; a
-// newer generation submitted meanwhile runs next (a cancellation: that run records it).
-func (p *Pool) Interrupt(key types.NamespacedName, cause error) {
+// Interrupt stops q's run in progress with cause, after the tool call in flight, if that
+// run started from a generation older than q's; q (submitted before) runs next. That is
+// how a cancellation stops a run: the next run reads spec.cancel and records it, and a
+// late Interrupt for the same generation leaves that run alone.
+func (p *Pool) Interrupt(q Query, cause error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if s, ok := p.active[key]; ok && s.cancel != nil {
+	if s, ok := p.active[q.Key]; ok && s.cancel != nil && s.uid == q.UID && s.started < q.Generation {
 		s.cancel(cause)
 	}
 }
@@ -217,7 +221,7 @@ func (p *Pool) runOne(ctx context.Context, key types.NamespacedName) {
 		p.mu.Unlock()
 		return
 	}
-	s.cancel = cancel
+	s.cancel, s.started = cancel, s.generation
 	p.mu.Unlock()
 
 	err := p.runner.Run(runCtx, key)

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -230,5 +231,30 @@ func TestPoolGivesUpOnAQueryWhoseRunsKeepFailing(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if n := r.runs.Load(); n != maxFailedRuns {
 		t.Errorf("%d runs, want %d: after giving up the pool stops retrying", n, maxFailedRuns)
+	}
+}
+
+func TestPoolInterruptStopsOnlyARunOfAnOlderGeneration(t *testing.T) {
+	r := &recordingRunner{runs: map[types.NamespacedName]int{}, block: make(chan struct{}), started: make(chan types.NamespacedName, 4)}
+	p := startPool(t, r, 1)
+	key := types.NamespacedName{Namespace: "ns", Name: "cancelled"}
+	p.Submit(Query{Key: key, UID: "u", Generation: 1})
+	<-r.started
+	// The cancel (generation 2) stops the run of generation 1, and generation 2 runs.
+	cancelled := Query{Key: key, UID: "u", Generation: 2}
+	p.Submit(cancelled)
+	p.Interrupt(cancelled, errors.New("cancelled"))
+	<-r.started
+	// A late Interrupt for generation 2 (a reconcile of the run's own status write) must
+	// leave the run that records the cancellation alone.
+	p.Interrupt(cancelled, errors.New("cancelled"))
+	time.Sleep(50 * time.Millisecond)
+	if !active(p, key) {
+		t.Fatal("a late Interrupt stopped the run of the generation it was submitted with")
+	}
+	close(r.block)
+	waitIdle(t, p, []types.NamespacedName{key})
+	if n := r.count(key); n != 2 {
+		t.Errorf("%d runs, want 2", n)
 	}
 }

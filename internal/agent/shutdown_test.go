@@ -45,9 +45,10 @@ func TestAShutdownLeavesTheQueryForTheNextRun(t *testing.T) {
 	if err := admin.Get(t.Context(), key, got); err != nil {
 		t.Fatal(err)
 	}
-	// Left as it was (Running, or not yet written as Running), never Failed.
-	if got.Status.Phase.Finished() {
-		t.Fatalf("after a shutdown the query is %s (%s), want it left for the next leader", got.Status.Phase, got.Status.Summary)
+	// Left Running, never Failed, with the model call it made counted.
+	if got.Status.Phase != agentsv1alpha1.QueryRunning || got.Status.Usage.LLMCalls != 1 {
+		t.Fatalf("after a shutdown the query is %s (%s) with %d model calls, want it Running for the next leader, with 1",
+			got.Status.Phase, got.Status.Summary, got.Status.Usage.LLMCalls)
 	}
 
 	if err := newOperatorWith(t, operatorCfg, catalogPath, keys).Run(t.Context(), key); err != nil {
@@ -58,5 +59,8 @@ func TestAShutdownLeavesTheQueryForTheNextRun(t *testing.T) {
 	}
 	if got.Status.Phase != agentsv1alpha1.QuerySucceeded || got.Status.Answer != "Answered after the restart." {
 		t.Fatalf("after the restart: phase %s, answer %q", got.Status.Phase, got.Status.Answer)
+	}
+	if got.Status.Usage.LLMCalls != 2 {
+		t.Errorf("usage.llmCalls = %d across a restart, want 2 (the interrupted call and the answer)", got.Status.Usage.LLMCalls)
 	}
 }

@@ -54,11 +54,12 @@ func (r *AgentQueryReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	}
 	// A query already queued or running, or whose last run ended at this generation, is
 	// run again only for a newer generation: the run's own status writes are no news.
-	r.Agents.Submit(agent.Query{Key: req.NamespacedName, UID: q.UID, Generation: q.Generation})
+	query := agent.Query{Key: req.NamespacedName, UID: q.UID, Generation: q.Generation}
+	r.Agents.Submit(query)
 	if q.Spec.Cancel {
-		// The run in progress stops after its tool call in flight; the run submitted
-		// after it (a newer generation) finds spec.cancel and records Cancelled.
-		r.Agents.Interrupt(req.NamespacedName, agent.ErrQueryCancelled)
+		// A run that started before the cancel stops after its tool call in flight; the
+		// run submitted after it finds spec.cancel and records Cancelled.
+		r.Agents.Interrupt(query, agent.ErrQueryCancelled)
 	}
 	return ctrl.Result{}, nil
 }
