@@ -89,7 +89,7 @@ type slot struct {
 	// started is the generation submitted when the current run started.
 	started int64
 	again   bool // run once more after the current run
-	gone       bool // cancelled while queued: skip
+	gone    bool // cancelled while queued: skip
 }
 
 // NewPool returns a pool of workers for runner.

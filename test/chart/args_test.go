@@ -5,11 +5,13 @@ import (
 	"io"
 	"slices"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
+	"github.com/kubeask/kubeask/internal/agent"
 	"github.com/kubeask/kubeask/internal/manager"
 )
 
@@ -56,6 +58,12 @@ func TestManagerAcceptsTheChartsArguments(t *testing.T) {
 			}
 			if name == "webhook" && opts.WebhookSecret != one(t, objs, "Secret").GetName() {
 				t.Errorf("the manager keeps its certificates in the Secret %q, not in the chart's", opts.WebhookSecret)
+			}
+			// SIGTERM leaves the manager its graceful shutdown, and a tool call in flight
+			// finishes and is recorded: the kubelet must not kill it before.
+			grace := d.Spec.Template.Spec.TerminationGracePeriodSeconds
+			if need := opts.GracefulShutdown + agent.ToolTimeout; grace == nil || time.Duration(*grace)*time.Second < need {
+				t.Errorf("terminationGracePeriodSeconds %v does not cover --graceful-shutdown-timeout and a tool call (%s)", grace, need)
 			}
 			want, ok := wantModes[name]
 			if !ok {
