@@ -138,7 +138,7 @@ func (s *Server) askHandler(callerOf callerFunc, _ bool) mcp.ToolHandler {
 		}
 		clients, err := s.envs.get(c.caller)
 		if err != nil {
-			return c.finish(classified(err), audit.OutcomeRefused, err.Error()), nil
+			return c.errorResult(err, audit.OutcomeRefused), nil
 		}
 		q := &agentsv1alpha1.AgentQuery{
 			ObjectMeta: metav1.ObjectMeta{GenerateName: "mcp-", Namespace: ns, Labels: map[string]string{SourceLabel: "mcp"}},
@@ -151,14 +151,12 @@ func (s *Server) askHandler(callerOf callerFunc, _ bool) mcp.ToolHandler {
 		// requester, and the agent then acts as them.
 		c.onAccess(tools.Access{Verb: "create", Resource: "agentqueries", Namespace: ns})
 		if err := clients.client.Create(ctx, q); err != nil {
-			res := classified(err)
-			return c.finish(res, outcomeOf(res), err.Error()), nil
+			return c.errorResult(err, ""), nil
 		}
 		c.query = &audit.QueryRef{Namespace: ns, Name: q.Name}
 		out, err := s.waitForAnswer(ctx, req, clients.client, q)
 		if err != nil {
-			res := classified(err)
-			return c.finish(res, outcomeOf(res), err.Error()), nil
+			return c.errorResult(err, ""), nil
 		}
 		text := out.Answer
 		switch agentsv1alpha1.QueryPhase(out.Phase) {

@@ -77,18 +77,65 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		if !ok {
 			return
 		}
+		// One token per request first, so that a caller over the limit is refused before
+		// its body is read; a batch pays for the rest of its messages once it is read.
 		if allowed, wait := s.limiter.Allow(caller.RateKey()); !allowed {
-			s.metrics.Reject("rate_limited")
-			secs := ratelimit.RetryAfterSeconds(wait)
-			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			http.Error(w, fmt.Sprintf("Too Many Requests: rate limit of %g requests per second exceeded; retry after %d s", s.opts.RateLimit, secs), http.StatusTooManyRequests)
+			s.tooManyRequests(w, wait)
 			return
 		}
-		if r.Method == http.MethodPost && !s.readBody(w, r) {
-			return
+		if r.Method == http.MethodPost {
+			body, ok := s.readBody(w, r)
+			if !ok {
+				return
+			}
+			if n := batchSize(body); n > 1 {
+				if limit := s.maxBatch(); n > limit {
+					s.metrics.Reject("batch_too_large")
+					http.Error(w, fmt.Sprintf("Request Entity Too Large: a JSON-RPC batch may hold at most %d messages, this one holds %d", limit, n), http.StatusRequestEntityTooLarge)
+					return
+				}
+				if allowed, wait := s.limiter.AllowN(caller.RateKey(), n-1); !allowed {
+					s.tooManyRequests(w, wait)
+					return
+				}
+			}
 		}
 		inner.ServeHTTP(w, r.WithContext(withCaller(r.Context(), caller)))
 	})
+}
+
+// MaxBatchMessages bounds the messages of one JSON-RPC batch (which clients may still
+// send when they name no protocol version, or one before 2025-06-18). The rate limit
+// charges each of them, so a batch never holds more than the burst either.
+const MaxBatchMessages = 20
+
+func (s *Server) maxBatch() int {
+	if s.opts.RateLimit > 0 {
+		return min(MaxBatchMessages, max(s.opts.RateBurst, 1))
+	}
+	return MaxBatchMessages
+}
+
+// batchSize is how many JSON-RPC messages body holds: the length of a batch (a JSON
+// array), 1 for anything else, including what does not parse (the SDK answers that).
+func batchSize(body []byte) int {
+	b := bytes.TrimLeft(body, " \t\r\n")
+	if len(b) == 0 || b[0] != '[' {
+		return 1
+	}
+	var msgs []json.RawMessage
+	if json.Unmarshal(b, &msgs) != nil {
+		return 1
+	}
+	return max(len(msgs), 1)
+}
+
+// tooManyRequests answers 429 with Retry-After in whole seconds.
+func (s *Server) tooManyRequests(w http.ResponseWriter, wait time.Duration) {
+	s.metrics.Reject("rate_limited")
+	secs := ratelimit.RetryAfterSeconds(wait)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	http.Error(w, fmt.Sprintf("Too Many Requests: rate limit of %g JSON-RPC messages per second exceeded; retry after %d s", s.opts.RateLimit, secs), http.StatusTooManyRequests)
 }
 
 // authenticate finds the caller or answers 401 (bad credential) or 503 (the check
@@ -117,6 +164,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Cal
 	}
 	if err := s.cfg.Identities.Check(caller.Identity); err != nil {
 		s.log.V(1).Info("refused MCP caller", "user", caller.Identity.Username, "reason", err.Error())
+		s.metrics.Reject("forbidden")
 		http.Error(w, "Forbidden: "+err.Error(), http.StatusForbidden)
 		return nil, false
 	}
@@ -187,10 +235,10 @@ func (s *Server) originAllowed(r *http.Request) bool {
 }
 
 // readBody reads the whole body within bodyReadTimeout and MaxBodyBytes, so that a
-// slow or huge upload is refused before it ties up a handler.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) bool {
+// slow or huge upload is refused before it ties up a handler, and returns it.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	if r.Body == nil {
-		return true
+		return nil, true
 	}
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout))
@@ -202,14 +250,14 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) bool {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			http.Error(w, fmt.Sprintf("Request Entity Too Large: the body exceeds %d bytes", mbe.Limit), http.StatusRequestEntityTooLarge)
-			return false
+			return nil, false
 		}
 		http.Error(w, "Bad Request: the body could not be read: "+err.Error(), http.StatusBadRequest)
-		return false
+		return nil, false
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
-	return true
+	return body, true
 }
 
 // baseURL is where clients reach the endpoint.

@@ -34,7 +34,7 @@ func listHandler[L client.ObjectList](s *Server, callerOf callerFunc, tool, reso
 		}
 		clients, err := s.envs.get(c.caller)
 		if err != nil {
-			return c.finish(classified(err), audit.OutcomeRefused, err.Error()), nil
+			return c.errorResult(err, audit.OutcomeRefused), nil
 		}
 		var opts []client.ListOption
 		ns := ""
@@ -47,8 +47,7 @@ func listHandler[L client.ObjectList](s *Server, callerOf callerFunc, tool, reso
 		defer cancel()
 		list := newList()
 		if err := clients.client.List(ctx, list, opts...); err != nil {
-			res := classified(err)
-			return c.finish(res, outcomeOf(res), err.Error()), nil
+			return c.errorResult(err, ""), nil
 		}
 		out, lines := render(list)
 		text := none

@@ -68,6 +68,9 @@ type Options struct {
 	RateBurst int
 	// MaxBodyBytes bounds a request body.
 	MaxBodyBytes int64
+	// MaxSSEStreams bounds the legacy SSE streams one user (username, uid and groups,
+	// like the rate limit) may hold open at once.
+	MaxSSEStreams int
 	// ToolTimeout bounds one tool call; AskTimeout bounds how long ask waits.
 	ToolTimeout, AskTimeout time.Duration
 	// DefaultNamespace is where ask, sessions_list and triggers_list work when no
@@ -87,6 +90,7 @@ func NewOptions() Options {
 		RateLimit:         20,
 		RateBurst:         40,
 		MaxBodyBytes:      1 << 20,
+		MaxSSEStreams:     8,
 		ToolTimeout:       60 * time.Second,
 		AskTimeout:        10 * time.Minute,
 		DefaultNamespace:  "default",
@@ -116,6 +120,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&o.RateLimit, "mcp-rate-limit", o.RateLimit, "Requests per second each MCP caller may make (token bucket); 0 disables the limit.")
 	fs.IntVar(&o.RateBurst, "mcp-rate-burst", o.RateBurst, "Bucket size of --mcp-rate-limit.")
 	fs.Int64Var(&o.MaxBodyBytes, "mcp-max-body-bytes", o.MaxBodyBytes, "Largest MCP request body accepted.")
+	fs.IntVar(&o.MaxSSEStreams, "mcp-max-sse-streams", o.MaxSSEStreams, "Legacy SSE streams (/sse) one MCP user may hold open at once; more get 429.")
 	fs.DurationVar(&o.ToolTimeout, "mcp-tool-timeout", o.ToolTimeout, "Longest an MCP tool call may run.")
 	fs.DurationVar(&o.AskTimeout, "mcp-ask-timeout", o.AskTimeout, "Longest the ask tool waits for an answer before returning the query's name.")
 	fs.StringVar(&o.DefaultNamespace, "mcp-default-namespace", o.DefaultNamespace, "Namespace of ask, sessions_list and triggers_list when the caller names none.")
@@ -165,6 +170,9 @@ func (o *Options) Validate() error {
 	}
 	if o.RateLimit < 0 || (o.RateLimit > 0 && o.RateBurst < 1) {
 		errs = append(errs, errors.New("--mcp-rate-limit must not be negative and --mcp-rate-burst must be at least 1"))
+	}
+	if o.MaxSSEStreams < 1 {
+		errs = append(errs, fmt.Errorf("--mcp-max-sse-streams must be at least 1, not %d", o.MaxSSEStreams))
 	}
 	if o.MaxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("--mcp-max-body-bytes must be at least 1024, not %d", o.MaxBodyBytes))

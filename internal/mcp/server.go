@@ -81,8 +81,10 @@ type Server struct {
 	shared     *mcp.Server
 	schemas    *mcp.SchemaCache
 	sse        *sseSessions
-	stateKey   []byte
-	handler    http.Handler
+	// throttleLog reports client-side throttling of the callers' clients.
+	throttleLog throttleLog
+	stateKey    []byte
+	handler     http.Handler
 	// draining ends when shutdown begins: open SSE streams end then.
 	draining context.Context
 	drain    context.CancelFunc

@@ -2,6 +2,7 @@ package mcp
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 
@@ -21,9 +22,14 @@ import (
 // creates one, since a caller with no open stream has no session for it to name; it is
 // answered by none, a handler with no sessions, so that however many such requests
 // come, from however many callers, nothing is kept.
+//
+// Streams are also counted per person (Caller.RateKey: username, uid and groups, so
+// that more tokens buy no more streams), and a GET beyond the bound gets 429: each
+// stream holds a connection and a goroutine for as long as the client keeps it.
 type sseSessions struct {
 	mu       sync.Mutex
 	byCaller map[string]*sseEntry
+	streams  map[string]int
 	none     *mcp.SSEHandler
 }
 
@@ -35,6 +41,7 @@ type sseEntry struct {
 func newSSESessions(opts *mcp.SSEOptions) *sseSessions {
 	return &sseSessions{
 		byCaller: map[string]*sseEntry{},
+		streams:  map[string]int{},
 		// Only GETs open sessions, and none never serves one.
 		none: mcp.NewSSEHandler(func(*http.Request) *mcp.Server { return nil }, opts),
 	}
@@ -63,6 +70,15 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request) {
 		e.handler.ServeHTTP(w, r)
 		return
 	}
+	person := caller.RateKey()
+	if s.sse.streams[person] >= s.opts.MaxSSEStreams {
+		s.sse.mu.Unlock()
+		s.metrics.Reject("sse_streams")
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, fmt.Sprintf("Too Many Requests: you hold %d open SSE streams, the most one user may (--mcp-max-sse-streams); close one first", s.opts.MaxSSEStreams), http.StatusTooManyRequests)
+		return
+	}
+	s.sse.streams[person]++
 	if e == nil {
 		e = &sseEntry{handler: mcp.NewSSEHandler(func(req *http.Request) *mcp.Server {
 			// Each SSE session gets a server bound to the caller that opened it; the
@@ -80,6 +96,9 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request) {
 		e.open--
 		if e.open == 0 {
 			delete(s.sse.byCaller, key)
+		}
+		if s.sse.streams[person]--; s.sse.streams[person] <= 0 {
+			delete(s.sse.streams, person)
 		}
 		s.sse.mu.Unlock()
 	}()

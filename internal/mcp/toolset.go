@@ -190,6 +190,9 @@ func (s *Server) runTool(ctx context.Context, c *call, t tools.Tool, args json.R
 	defer cancel()
 	res, err := t.Call(ctx, &env, args)
 	if err != nil {
+		if clientThrottled(err) {
+			return c.throttled(err)
+		}
 		if errors.Is(err, context.Canceled) {
 			return c.finish(toolError("the call was cancelled"), audit.OutcomeFailed, err.Error())
 		}

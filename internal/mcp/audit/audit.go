@@ -33,6 +33,9 @@ const (
 	OutcomeInputRequired = "input_required"
 	// OutcomeFailed: the tool itself failed (a bug or an outage).
 	OutcomeFailed = "failed"
+	// OutcomeThrottled: the endpoint's own Kubernetes client for the caller was
+	// throttled (client-side rate limit); the call was not made and may be retried.
+	OutcomeThrottled = "throttled"
 )
 
 // Record is one audit line.

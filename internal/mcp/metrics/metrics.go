@@ -14,6 +14,9 @@ type Metrics struct {
 	Calls    *prometheus.CounterVec
 	Duration *prometheus.HistogramVec
 	Rejected *prometheus.CounterVec
+	// Throttled counts tool calls that the endpoint's own Kubernetes clients throttled
+	// (client-go's client-side rate limit), by tool.
+	Throttled *prometheus.CounterVec
 }
 
 // New builds the collectors and registers them on reg (controller-runtime's registry
@@ -32,8 +35,12 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"tool", "outcome"}),
 		Rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kubeask_mcp_http_rejected_total",
-			Help: "HTTP requests to the MCP endpoint refused before reaching a tool, by reason (unauthenticated, rate_limited, origin, auth_unavailable).",
+			Help: "HTTP requests to the MCP endpoint refused before reaching a tool, by reason (unauthenticated, forbidden, rate_limited, batch_too_large, sse_streams, origin, auth_unavailable).",
 		}, []string{"reason"}),
+		Throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kubeask_mcp_client_throttled_total",
+			Help: "MCP tool calls refused because the endpoint's own Kubernetes client for the caller was throttled (client-side rate limit, --kube-api-qps/--kube-api-burst), by tool.",
+		}, []string{"tool"}),
 	}
 	if reg == nil {
 		return m, nil
@@ -48,6 +55,10 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		return nil, err
 	}
 	m.Rejected, err = register(reg, m.Rejected)
+	if err != nil {
+		return nil, err
+	}
+	m.Throttled, err = register(reg, m.Throttled)
 	if err != nil {
 		return nil, err
 	}
@@ -82,4 +93,12 @@ func (m *Metrics) Reject(reason string) {
 		return
 	}
 	m.Rejected.WithLabelValues(reason).Inc()
+}
+
+// Throttle records a tool call the client-side rate limit stopped.
+func (m *Metrics) Throttle(tool string) {
+	if m == nil {
+		return
+	}
+	m.Throttled.WithLabelValues(tool).Inc()
 }

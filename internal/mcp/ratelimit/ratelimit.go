@@ -34,8 +34,13 @@ type bucket struct {
 
 // Allow takes one token from key's bucket. When the bucket is empty it returns false
 // and how long until a token is available.
-func (l *Limiter) Allow(key string) (bool, time.Duration) {
-	if l == nil || l.PerSecond <= 0 {
+func (l *Limiter) Allow(key string) (bool, time.Duration) { return l.AllowN(key, 1) }
+
+// AllowN takes n tokens from key's bucket at once, or none: when the bucket holds fewer
+// it returns false and how long until it holds n. n larger than the burst is never
+// allowed (false, with a wait of a second).
+func (l *Limiter) AllowN(key string, n int) (bool, time.Duration) {
+	if l == nil || l.PerSecond <= 0 || n <= 0 {
 		return true, 0
 	}
 	now := time.Now()
@@ -62,7 +67,7 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 		l.buckets[key] = b
 	}
 	b.lastSeen = now
-	r := b.lim.ReserveN(now, 1)
+	r := b.lim.ReserveN(now, n)
 	if !r.OK() {
 		return false, time.Second
 	}

@@ -43,3 +43,21 @@ func TestDisabledLimiterAllowsAll(t *testing.T) {
 		t.Fatal("a nil limiter refused a call")
 	}
 }
+
+func TestAllowNTakesAllOrNothing(t *testing.T) {
+	now := time.Unix(1000, 0)
+	l := &Limiter{PerSecond: 1, Burst: 10, Now: func() time.Time { return now }}
+	if ok, _ := l.AllowN("alice", 8); !ok {
+		t.Fatal("8 of a bucket of 10 were refused")
+	}
+	ok, wait := l.AllowN("alice", 3)
+	if ok || wait != time.Second {
+		t.Fatalf("3 more with 2 left: ok=%v wait=%v, want refused with a wait of 1s", ok, wait)
+	}
+	if ok, _ := l.AllowN("alice", 2); !ok {
+		t.Fatal("a refused AllowN took tokens: the 2 left were refused")
+	}
+	if ok, _ := l.AllowN("bob", 11); ok {
+		t.Fatal("more than the burst was allowed")
+	}
+}
