@@ -74,9 +74,12 @@ type EventRecorder interface {
 
 // Agent runs queries. Its fields are its dependencies; it holds no per-query state.
 type Agent struct {
-	// Client is the operator's own client: it reads sessions and writes query status.
+	// Client is the operator's own client (the manager's, cached): it reads the query a
+	// run starts from and its session, and writes query status.
 	Client client.Client
-	// Reader reads queries straight from the API server, never from a stale cache.
+	// Reader reads queries straight from the API server, never from a stale cache: the
+	// status writer reads the query with it after a conflicting write, to tell whether
+	// the run still holds it.
 	Reader   client.Reader
 	Identity *identity.Factory
 	Mapper   *tools.Mapper
@@ -119,9 +122,12 @@ func (a *Agent) Run(ctx context.Context, key types.NamespacedName) error {
 	}
 	defer r.w.stop()
 	if r.q.Spec.Cancel {
-		return r.outcome(ctx, r.cancel(ctx))
+		err = r.cancel(ctx)
+	} else {
+		err = r.run(ctx)
 	}
-	return r.outcome(ctx, r.run(ctx))
+	r.recordEvents(err)
+	return r.outcome(ctx, err)
 }
 
 // GiveUp ends a query whose runs failed too often in a row, with the last error: a
@@ -133,21 +139,42 @@ func (a *Agent) GiveUp(ctx context.Context, key types.NamespacedName, runs int, 
 	}
 	defer r.w.stop()
 	r.interrupted()
-	return r.outcome(ctx, r.fail(ctx, ConditionRunning, ReasonRetriesExhausted,
-		fmt.Sprintf("the query's run failed %d times in a row; the last error: %v", runs, last)))
+	err = r.fail(ctx, ConditionRunning, ReasonRetriesExhausted,
+		fmt.Sprintf("the query's run failed %d times in a row; the last error: %v", runs, last))
+	r.recordEvents(err)
+	return r.outcome(ctx, err)
 }
 
 // start reads the query and prepares a run of it with a new runID; it returns nil when
 // there is nothing to run.
+//
+// The query is read with Client, from the manager's cache: it is the operator's own
+// object (what is read on a user's behalf never comes from the cache), and a stale copy
+// can do no harm. Every status write is conditional on the resourceVersion read here, so
+// a run that started from a copy older than the query's last status write conflicts at
+// its first write, finds that it never claimed the query, and runs again from a new read
+// (errQueryChanged) with nothing of it recorded: neither status, nor Events (see
+// recordEvents), nor a change to the cluster, which runs only after its Running record
+// was written. A cached read costs the API server nothing; an uncached one was one
+// request per run.
+//
+// The run's first write (the claim: phase Running, with its runID) waits for the
+// progress interval like every progress write, so that it goes out with the first steps,
+// or with the answer of a query done by then, instead of as a write of its own. Nothing
+// that must be durable waits: a change to the cluster and the end of the run are written
+// at once (statusWriter.write), and the claim with them.
 func (a *Agent) start(ctx context.Context, key types.NamespacedName) (*run, error) {
 	q := &agentsv1alpha1.AgentQuery{}
-	if err := a.Reader.Get(ctx, key, q); err != nil {
+	if err := a.Client.Get(ctx, key, q); err != nil {
 		return nil, client.IgnoreNotFound(err)
 	}
 	if q.Status.Phase.Finished() {
 		return nil, nil
 	}
 	w := newStatusWriter(ctx, a.Client, a.Reader, q, a.newRunID(), a.StatusInterval)
+	w.patchMu.Lock()
+	w.sent = time.Now() // the flusher counts the interval from the start of the run
+	w.patchMu.Unlock()
 	r := &run{Agent: a, q: q, st: q.Status.DeepCopy(), w: w, log: log.FromContext(ctx).WithValues("query", key, "run", w.runID)}
 	r.st.ObservedGeneration = q.Generation
 	return r, nil
@@ -185,6 +212,7 @@ func (r *run) failRejected(ctx context.Context, rejected *statusRejectedError) e
 	st := r.w.lastWritten()
 	st.Usage = r.st.Usage
 	st.ObservedGeneration = r.q.Generation
+	r.events = nil // what they report was not recorded
 	msg := "the API server rejected the query's status, so its last steps are not recorded: " + rejected.err.Error()
 	st.Phase = agentsv1alpha1.QueryFailed
 	setCondition(st, r.q.Generation, ConditionRunning, metav1.ConditionFalse, ReasonStatusRejected, msg)
@@ -194,6 +222,7 @@ func (r *run) failRejected(ctx context.Context, rejected *statusRejectedError) e
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	err := r.w.replace(wctx, st)
+	r.recordEvents(err)
 	if errors.Is(err, errQueryGone) || errors.Is(err, errQueryLost) {
 		return nil
 	}
@@ -210,6 +239,8 @@ type run struct {
 		Info(string, ...any)
 		Error(error, string, ...any)
 	}
+	// events wait for the write of the status they report (see recordEvents).
+	events []pendingEvent
 
 	env      *tools.Env
 	llm      llm.Client
@@ -314,7 +345,6 @@ func (r *run) prepare(ctx context.Context) (stop bool, err error) {
 	r.st.Phase, r.st.Model, r.st.Profile, r.st.Mode = agentsv1alpha1.QueryRunning, c.model, c.profile, c.mode
 	if first {
 		r.st.StartTime = now()
-		r.event(corev1.EventTypeNormal, "Started", "Working on the query as %s with model %s", q.Spec.Requester.Username, c.model)
 	}
 	return false, r.w.save(r.st)
 }
@@ -517,9 +547,34 @@ func (r *run) fail(ctx context.Context, condType, reason, msg string) error {
 	return r.w.write(wctx, r.st)
 }
 
+// A run records one Event, about how it ended: Answered, AwaitingApproval, Cancelled
+// or the reason of a failure (a Warning). It records no "Started": that the query runs,
+// since when, as whom and with which model is in its status (phase, startTime, the
+// Running condition, model), and each Event is an API request: one more per query
+// (docs/agent.md#throughput).
+//
+// event queues an Event; recordEvents records the queue once the run's end is written.
+type pendingEvent struct{ eventtype, reason, note string }
+
 func (r *run) event(eventtype, reason, note string, args ...any) {
 	if r.Events != nil {
-		r.Events.Eventf(r.q, nil, eventtype, reason, "Run", "%s", truncate(fmt.Sprintf(note, args...), maxEventNote))
+		r.events = append(r.events, pendingEvent{eventtype, reason, truncate(fmt.Sprintf(note, args...), maxEventNote)})
+	}
+}
+
+// recordEvents records the queued Events if err, what the run (or the write of its
+// end) returned, is nil: then the status they report was written by this run, which
+// held the query. A run that read an old copy of the query (errQueryChanged), lost it to
+// another replica (errQueryLost), or could not write its end records nothing: the run
+// that does write it records the Event.
+func (r *run) recordEvents(err error) {
+	events := r.events
+	r.events = nil
+	if err != nil || r.Events == nil {
+		return
+	}
+	for _, e := range events {
+		r.Events.Eventf(r.q, nil, e.eventtype, e.reason, "Run", "%s", e.note)
 	}
 }
 

@@ -110,7 +110,8 @@ func TestRunsAreRecordedAsEvents(t *testing.T) {
 				reasons = append(reasons, e.Reason)
 			}
 		}
-		if strings.Contains(strings.Join(reasons, ","), "Started") && strings.Contains(strings.Join(reasons, ","), agent.ReasonAnswered) {
+		// One Event per run, about its end: no "Started" (docs/agent.md#throughput).
+		if strings.Contains(strings.Join(reasons, ","), agent.ReasonAnswered) {
 			return
 		}
 		if time.Now().After(deadline) {
