@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -98,6 +99,11 @@ type Agent struct {
 	// that only read). What must be durable is written at once: a change to the cluster
 	// before it is made and after, and the end of the run. 0 writes progress as it comes.
 	StatusInterval time.Duration
+	// ProgressWrites, if set, is a budget of progress writes per second shared by all
+	// runs, so that many queries at once do not spend the API server on progress: each
+	// query's progress is then written less often than StatusInterval. Changes to the
+	// cluster and the end of a run are written at once, never counted.
+	ProgressWrites *rate.Limiter
 	// AllowedModes are the modes this installation runs queries in (kubeask-manager
 	// --allowed-mode); a query in another mode fails. Empty allows every mode.
 	AllowedModes []agentsv1alpha1.Mode
@@ -172,6 +178,7 @@ func (a *Agent) start(ctx context.Context, key types.NamespacedName) (*run, erro
 		return nil, nil
 	}
 	w := newStatusWriter(ctx, a.Client, a.Reader, q, a.newRunID(), a.StatusInterval)
+	w.progress = a.ProgressWrites
 	w.patchMu.Lock()
 	w.sent = time.Now() // the flusher counts the interval from the start of the run
 	w.patchMu.Unlock()

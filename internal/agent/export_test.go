@@ -3,6 +3,8 @@ package agent
 import (
 	"context"
 
+	"golang.org/x/time/rate"
+
 	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
 )
 
@@ -37,3 +39,6 @@ var ErrQueryLost = errQueryLost
 
 // RunID returns the runID the writer claims the query with.
 func (w *statusWriter) RunID() string { return w.runID }
+
+// SetProgressBudget sets the shared budget of the writer's background writes.
+func (w *statusWriter) SetProgressBudget(l *rate.Limiter) { w.progress = l }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -71,6 +73,9 @@ type statusWriter struct {
 	uid      types.UID
 	runID    string
 	interval time.Duration
+	// progress, if set, is the budget of progress writes shared by all runs: a flush in
+	// the background waits for it. What write persists never does.
+	progress *rate.Limiter
 	// rec redacts what is written: everyone who may read the query reads it.
 	rec recorder
 
@@ -189,6 +194,11 @@ func (w *statusWriter) flusher(ctx context.Context) {
 			case <-time.After(wait):
 			}
 		}
+		if w.progress != nil && !w.upToDate() {
+			if err := w.progress.Wait(ctx); err != nil {
+				return // the writer stopped
+			}
+		}
 		if err := w.flush(ctx); err != nil && ctx.Err() == nil {
 			w.mu.Lock()
 			if w.failed == nil {
@@ -197,6 +207,16 @@ func (w *statusWriter) flusher(ctx context.Context) {
 			w.mu.Unlock()
 		}
 	}
+}
+
+// upToDate reports whether the newest saved status is written.
+func (w *statusWriter) upToDate() bool {
+	w.mu.Lock()
+	seq := w.seq
+	w.mu.Unlock()
+	w.patchMu.Lock()
+	defer w.patchMu.Unlock()
+	return seq <= w.written
 }
 
 // flush writes the newest saved status unless it is written already.

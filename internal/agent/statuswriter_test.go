@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -152,5 +153,49 @@ func TestStatusWriterReportsADeletedQuery(t *testing.T) {
 	}
 	if !errors.Is(err, agent.ErrQueryGone) {
 		t.Fatalf("save after a background write found the query gone: %v, want ErrQueryGone", err)
+	}
+}
+
+// TestProgressWritesShareABudget: with many runs at once, progress is written within a
+// budget shared by all writers, while what must be durable is written at once.
+func TestProgressWritesShareABudget(t *testing.T) {
+	budget := rate.NewLimiter(2, 1) // 2 progress writes a second, for everyone
+	var log patchLog
+	const writers = 5
+	var ws []*agent.StatusWriter
+	for range writers {
+		q := unwatchedQuery(t)
+		w := agent.NewStatusWriter(t.Context(), log.client(t), admin, q, "test-run", 0)
+		w.SetProgressBudget(budget)
+		defer w.Stop()
+		ws = append(ws, w)
+	}
+	st := &agentsv1alpha1.AgentQueryStatus{Phase: agentsv1alpha1.QueryRunning}
+	start := time.Now()
+	for v := int32(1); time.Since(start) < 1500*time.Millisecond; v++ {
+		st.Usage.LLMCalls = v
+		for _, w := range ws {
+			if err := w.Save(st); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// 1.5 s at 2 a second after a burst of 1: at most 4 progress writes in all, where
+	// each of the 5 writers would otherwise write every 10 ms.
+	if n := len(log.get()); n > 4 {
+		t.Errorf("%d progress writes in 1.5 s, want at most 4 within the shared budget", n)
+	}
+	// The budget is spent, but the end of a run does not wait for it.
+	before := len(log.get())
+	writeStart := time.Now()
+	st.Phase = agentsv1alpha1.QuerySucceeded
+	for _, w := range ws {
+		if err := w.Write(t.Context(), st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if took := time.Since(writeStart); took > time.Second || len(log.get()) < before+writers {
+		t.Errorf("5 final writes took %s and made %d patches: they must not wait for the progress budget", took, len(log.get())-before)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 
+	"golang.org/x/time/rate"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -53,6 +54,7 @@ func (o *Options) newAgent(mgr ctrl.Manager, cfg *rest.Config) (*agent.Agent, *a
 		Output:         tools.OutputPolicy{MaxBytes: o.ToolOutputBytes},
 		KubectlPath:    o.KubectlPath,
 		StatusInterval: o.StatusUpdateInterval,
+		ProgressWrites: progressBudget(o.StatusUpdateQPS),
 		AllowedModes:   o.AllowedModes,
 		// The pod's name: status.runID then says which replica runs a query.
 		Holder: hostname(),
@@ -71,4 +73,12 @@ func hostname() string {
 		return ""
 	}
 	return h
+}
+
+// progressBudget is the shared limiter of progress writes, or nil for none.
+func progressBudget(qps float64) *rate.Limiter {
+	if qps <= 0 {
+		return nil
+	}
+	return rate.NewLimiter(rate.Limit(qps), max(1, int(qps)))
 }

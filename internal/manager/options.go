@@ -62,6 +62,8 @@ type Options struct {
 	// StatusUpdateInterval is the least time between two progress writes of a query's
 	// status (see agent.Agent.StatusInterval).
 	StatusUpdateInterval time.Duration
+	// StatusUpdateQPS is the budget of progress writes per second shared by all queries.
+	StatusUpdateQPS float64
 	// AllowedModes are the agent modes this installation runs queries in; a query in
 	// another mode fails. The chart passes agent.allowedModes, which also decides the
 	// verbs the manager may impersonate: the check holds even where RBAC is broader.
@@ -112,6 +114,7 @@ func NewOptions() *Options {
 		AgentWorkers:         16,
 		ToolOutputBytes:      16 << 10,
 		StatusUpdateInterval: 500 * time.Millisecond,
+		StatusUpdateQPS:      20,
 		KubeAPIQPS:           100,
 		KubeAPIBurst:         200,
 		MCP:                  mcpserver.NewOptions(),
@@ -145,6 +148,8 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.ToolOutputBytes, "tool-output-bytes", o.ToolOutputBytes, "Byte budget of each tool result given to the model.")
 	fs.DurationVar(&o.StatusUpdateInterval, "status-update-interval", o.StatusUpdateInterval,
 		"Least time between two writes of a query's progress; changes to the cluster and the end of a run are written at once. 0 writes every step as it starts and ends.")
+	fs.Float64Var(&o.StatusUpdateQPS, "status-update-qps", o.StatusUpdateQPS,
+		"Progress writes per second shared by all queries, so that many queries at once do not spend the API server on progress; changes to the cluster and the end of a run are written at once and not counted. 0: no limit.")
 	fs.Func("allowed-mode", "An agent mode queries may run in: ReadOnly, Propose or Auto (repeatable); default all three. A query in another mode fails.", func(s string) error {
 		o.AllowedModes = append(o.AllowedModes, agentsv1alpha1.Mode(s))
 		return nil
@@ -214,6 +219,9 @@ func (o *Options) Validate() error {
 	}
 	if o.StatusUpdateInterval < 0 || o.StatusUpdateInterval > time.Minute {
 		errs = append(errs, fmt.Errorf("--status-update-interval must be between 0 and 1m, not %s", o.StatusUpdateInterval))
+	}
+	if o.StatusUpdateQPS < 0 {
+		errs = append(errs, fmt.Errorf("--status-update-qps must not be negative, not %g", o.StatusUpdateQPS))
 	}
 	if o.ToolOutputBytes < 1024 {
 		errs = append(errs, fmt.Errorf("--tool-output-bytes must be at least 1024, not %d", o.ToolOutputBytes))
