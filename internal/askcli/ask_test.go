@@ -57,12 +57,24 @@ func TestSessionFollowUpAndSessions(t *testing.T) {
 		t.Fatalf("the follow-up did not see the first question:\n%s", r)
 	}
 
-	r = kubectlAsk(t, "alice", "", "sessions")
-	if r.code != 0 || !regexp.MustCompile(`(?m)^numbers\s+\(default\)\s+ReadOnly\s+2\s+alice\s`).MatchString(r.out) {
-		t.Errorf("sessions should list numbers with 2 queries and participant alice:\n%s", r)
+	// The session names no model: the column says which one the default is (issue 15 §9),
+	// and `sessions list` is `sessions`.
+	// The session's query count is written by the operator a moment after the answer.
+	want := regexp.MustCompile(`(?m)^numbers\s+fake \(default\)\s+ReadOnly\s+2\s+alice\s`)
+	for _, args := range [][]string{{"sessions"}, {"sessions", "list"}} {
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			r = kubectlAsk(t, "alice", "", args...)
+			if r.code == 0 && want.MatchString(r.out) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%v should list numbers with the default model fake, 2 queries and participant alice:\n%s", args, r)
+				break
+			}
+		}
 	}
 	r = kubectlAsk(t, "alice", "", "sessions", "show", "numbers")
-	if r.code != 0 || !strings.Contains(r.out, "alice asked") || strings.Index(r.out, first) > strings.Index(r.out, second) || !strings.Contains(r.out, "Noted: 42.") {
+	if r.code != 0 || !strings.Contains(r.out, "(model fake (default), mode ReadOnly") || !strings.Contains(r.out, "alice asked") || strings.Index(r.out, first) > strings.Index(r.out, second) || !strings.Contains(r.out, "Noted: 42.") {
 		t.Errorf("sessions show should tell the conversation in order:\n%s", r)
 	}
 	r = kubectlAsk(t, "alice", "", "sessions", "delete", "numbers")

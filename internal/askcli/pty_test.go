@@ -98,7 +98,7 @@ func TestInteractiveInATerminal(t *testing.T) {
 	at = scr.waitFor(t, at, prompt) // the line editor echoes what is typed
 	scr.waitFor(t, at, "thinking…")
 	at = scr.waitFor(t, at, "✓ s1 kubectl get pods -n team-a")
-	at = scr.waitFor(t, at, "└ 1 pods in namespace team-a")
+	at = scr.waitFor(t, at, "└ 1 pod in namespace team-a")
 	at = scr.waitFor(t, at, "Running pods")
 	at = scr.waitFor(t, at, "Only checkout-1 runs in team-a.")
 	if strings.Contains(scr.text(), "**checkout-1**") {

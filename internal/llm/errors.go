@@ -64,7 +64,13 @@ func (e *Error) Error() string {
 		b.WriteString(e.Provider)
 		b.WriteString(": ")
 	}
-	b.WriteString(e.Kind.summary())
+	if e.Kind == KindUnavailable && e.StatusCode == 0 && e.Err != nil {
+		// No response at all (connection refused, DNS, reset): nothing says the
+		// provider is overloaded, only that it could not be reached.
+		b.WriteString("the provider could not be reached; check that it runs and the base URL in the model catalog")
+	} else {
+		b.WriteString(e.Kind.summary())
+	}
 	if e.StatusCode != 0 {
 		fmt.Fprintf(&b, " (HTTP %d)", e.StatusCode)
 	}

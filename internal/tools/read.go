@@ -82,9 +82,9 @@ func listResources(ctx context.Context, env *Env, in ListInput) (*Result, error)
 	}
 	intro := func(n int, complete bool) string {
 		if complete {
-			return fmt.Sprintf("%d %s %s:\n", n, m.Resource.Resource, where)
+			return fmt.Sprintf("%s %s:\n", countOf(n, m.Resource.Resource, m.GroupVersionKind.Kind), where)
 		}
-		return fmt.Sprintf("%d %s %s (not all of them: see the note at the end):\n", n, m.Resource.Resource, where)
+		return fmt.Sprintf("%s %s (not all of them: see the note at the end):\n", countOf(n, m.Resource.Resource, m.GroupVersionKind.Kind), where)
 	}
 	table := renderRows(l.header, l.rows)
 	shown := len(l.rows)
@@ -362,4 +362,13 @@ func canI(ctx context.Context, env *Env, in CanIInput) (*Result, error) {
 		answer += " (" + out.Status.Reason + ")"
 	}
 	return &Result{Text: answer}, nil
+}
+
+// countOf says how many of a resource there are: "2 pods", but "1 pod" (the kind, in
+// lower case, names one: "1 configmap", "1 endpoints").
+func countOf(n int, plural, kind string) string {
+	if n == 1 && kind != "" {
+		return "1 " + strings.ToLower(kind)
+	}
+	return fmt.Sprintf("%d %s", n, plural)
 }

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
@@ -39,7 +40,21 @@ func NewCmd(f *factory.Factory) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "Output format: json, yaml or name.")
+	// `sessions list` is what many expect from other CLIs: the same as `sessions`.
+	listCmd := &cobra.Command{
+		Use:   "list",
+		Short: "List sessions, as `kubectl ask sessions` does",
+		Args:  cmdargs.Exactly(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := output.Validate(out); err != nil {
+				return err
+			}
+			return list(cmd.Context(), f, out)
+		},
+	}
+	listCmd.Flags().StringVarP(&out, "output", "o", "", "Output format: json, yaml or name.")
 	cmd.AddCommand(
+		listCmd,
 		&cobra.Command{
 			Use:   "show NAME",
 			Short: "Show a session's conversation: who asked what, and the answers",
@@ -73,6 +88,13 @@ func list(ctx context.Context, f *factory.Factory, format string) error {
 		fmt.Fprintf(f.IO.ErrOut, "No sessions in namespace %s.\n", c.Namespace)
 		return nil
 	}
+	// A session that names no model runs its queries with the catalog's default; the
+	// operator records the model each query got, so the newest query says which.
+	effective := map[string]string{}
+	queries := &agentsv1alpha1.AgentQueryList{}
+	if err := c.List(ctx, queries, client.InNamespace(c.Namespace)); err == nil {
+		effective = EffectiveModels(queries.Items)
+	}
 	tw := tabwriter.NewWriter(f.IO.Out, 0, 0, 3, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tMODEL\tMODE\tQUERIES\tPARTICIPANTS\tLAST ACTIVITY\tAGE")
 	for _, s := range l.Items {
@@ -80,7 +102,7 @@ func list(ctx context.Context, f *factory.Factory, format string) error {
 		if s.Status.LastActivityTime != nil {
 			last = get.Age(*s.Status.LastActivityTime) + " ago"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.Name, or(s.Spec.Model, "(default)"), or(string(s.Spec.DefaultMode), "ReadOnly"),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.Name, modelColumn(s.Spec.Model, effective[s.Name]), or(string(s.Spec.DefaultMode), "ReadOnly"),
 			s.Status.Queries, or(strings.Join(s.Status.Participants, ","), "-"), last, get.Age(s.CreationTimestamp))
 	}
 	return tw.Flush()
@@ -109,7 +131,7 @@ func show(ctx context.Context, f *factory.Factory, name string) error {
 	io := f.IO
 	st := render.Style{Color: io.OutTTY && io.Color}
 	fmt.Fprintf(io.Out, "%s %s (model %s, mode %s, participants: %s)\n", st.Bold("Session"), s.Name,
-		or(s.Spec.Model, "default"), or(string(s.Spec.DefaultMode), "ReadOnly"), or(strings.Join(s.Status.Participants, ", "), "none yet"))
+		modelColumn(s.Spec.Model, EffectiveModels(turns)[s.Name]), or(string(s.Spec.DefaultMode), "ReadOnly"), or(strings.Join(s.Status.Participants, ", "), "none yet"))
 	if len(turns) == 0 {
 		fmt.Fprintln(io.Out, "No questions yet. Ask with: kubectl ask -s "+name+" \"…\"")
 		return nil
@@ -168,4 +190,34 @@ func or(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// EffectiveModels maps each session to the model its newest accepted query runs with
+// (status.model, decided by the operator when it accepted the query).
+func EffectiveModels(queries []agentsv1alpha1.AgentQuery) map[string]string {
+	out := map[string]string{}
+	newest := map[string]metav1.Time{}
+	for _, q := range queries {
+		ref := q.Spec.SessionRef
+		if ref == nil || ref.Name == "" || q.Status.Model == "" {
+			continue
+		}
+		if t, ok := newest[ref.Name]; ok && q.CreationTimestamp.Before(&t) {
+			continue
+		}
+		newest[ref.Name], out[ref.Name] = q.CreationTimestamp, q.Status.Model
+	}
+	return out
+}
+
+// modelColumn is the session's model, or the default's name when it names none and a
+// query already ran ("demo (default)").
+func modelColumn(spec, effective string) string {
+	switch {
+	case spec != "":
+		return spec
+	case effective != "":
+		return effective + " (default)"
+	}
+	return "(default)"
 }
