@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
+	"github.com/kubeask/kubeask/internal/askcli/cmd/approve"
 	"github.com/kubeask/kubeask/internal/askcli/exitcode"
 )
 
@@ -69,5 +70,71 @@ func TestApproveShowsAndApprovesTheFullArguments(t *testing.T) {
 	}
 	if cm.Data["settings"] != lines.String() {
 		t.Errorf("the ConfigMap holds %d bytes of settings, want %d", len(cm.Data["settings"]), lines.Len())
+	}
+}
+
+// An approved change that the API server refuses (alice may not create Namespaces) is
+// not reported as a success: approve says which change failed and why, and exits 1,
+// although the query itself ends Succeeded with the model's answer (issue 15 §2).
+func TestApproveOfAChangeThatFailsExits1(t *testing.T) {
+	t.Parallel()
+	args, err := json.Marshal(map[string]string{"manifest": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: not-for-alice\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt := "Create the namespace not-for-alice."
+	scripts.Set(prompt, callThen("resources_apply", string(args), func(res string) string { return "Done: " + res }))
+	r := kubectlAsk(t, "alice", "", "--mode", "Propose", "--profile", "operate", prompt)
+	m := approveHint.FindStringSubmatch(r.errOut)
+	if r.code != exitcode.AwaitingApproval || m == nil {
+		t.Fatalf("want exit 3 and an approve hint\n%s", r)
+	}
+	r = kubectlAsk(t, "alice", "", "approve", m[1], "--yes")
+	if r.code != exitcode.Failed {
+		t.Fatalf("approve of a change the API server refused: exit %d, want 1\n%s", r.code, r)
+	}
+	mustContain(t, r, "stderr", "error: the approved change s1 failed:")
+	mustContain(t, r, "stderr", "forbidden")
+	mustContain(t, r, "stderr", "The approved change of query "+m[1]+" did not change the cluster as approved")
+	q := &agentsv1alpha1.AgentQuery{}
+	if err := admin.Get(t.Context(), client.ObjectKey{Namespace: "team-a", Name: m[1]}, q); err != nil {
+		t.Fatal(err)
+	}
+	if q.Status.Phase != agentsv1alpha1.QuerySucceeded {
+		t.Errorf("the query is %s, want Succeeded (the model answered)", q.Status.Phase)
+	}
+}
+
+func TestFailedSteps(t *testing.T) {
+	steps := []agentsv1alpha1.Step{
+		{ID: "s1", State: agentsv1alpha1.StepDone},
+		{ID: "s2", State: agentsv1alpha1.StepDone, Error: "forbidden"},
+		{ID: "s3", State: agentsv1alpha1.StepFailed, Error: "could not run"},
+		{ID: "s4", State: agentsv1alpha1.StepUnknown},
+		{ID: "s5", State: agentsv1alpha1.StepDenied, Error: "denied by alice"},
+		{ID: "s6", State: agentsv1alpha1.StepDone, Error: "forbidden"},
+	}
+	q := &agentsv1alpha1.AgentQuery{Status: agentsv1alpha1.AgentQueryStatus{Steps: steps}}
+	tests := []struct {
+		name string
+		ids  []string
+		want []string
+	}{
+		{"done without error", []string{"s1"}, nil},
+		{"error, could not run, unknown", []string{"s1", "s2", "s3", "s4"}, []string{"s2", "s3", "s4"}},
+		{"denied is not a failed change", []string{"s5"}, nil},
+		{"only the steps decided now", []string{"s1"}, nil},
+		{"another step's error", []string{"s2"}, []string{"s2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, s := range approve.FailedSteps(q, tt.ids) {
+				got = append(got, s.ID)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("FailedSteps(%v) = %v, want %v", tt.ids, got, tt.want)
+			}
+		})
 	}
 }

@@ -139,7 +139,51 @@ func (o *Options) Run(ctx context.Context) error {
 	if !o.Wait {
 		return nil
 	}
-	return follow.Follow(ctx, o.f, c, q, follow.Options{Output: o.Output})
+	followErr := follow.Follow(ctx, o.f, c, q, follow.Options{Output: o.Output})
+	if !o.Approve {
+		return followErr
+	}
+	// An approved change the API server refused (a 403 for you, an invalid object) is
+	// not a success, whatever the model then answered: say so, and exit 1.
+	final := &agentsv1alpha1.AgentQuery{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(q), final); err != nil {
+		return followErr
+	}
+	if failed := FailedSteps(final, chosen); len(failed) > 0 {
+		for _, step := range failed {
+			fmt.Fprintf(s.ErrOut, "%s the approved change %s failed: %s\n    %s\n", st.Red("error:"), step.ID,
+				render.OneLine(render.StepResult(step)), render.Command(step.Tool, step.Arguments))
+		}
+		fmt.Fprintf(s.ErrOut, "%s of query %s did not change the cluster as approved; see kubectl ask logs %s -n %s\n",
+			plural(len(failed), "approved change"), q.Name, q.Name, q.Namespace)
+		return exitcode.Silent(exitcode.Failed)
+	}
+	return followErr
+}
+
+// FailedSteps returns the steps of q among ids that ran and failed, or whose outcome
+// is unknown: the call returned an error (the API server's 403, say), could not run,
+// or was interrupted while it changed the cluster.
+func FailedSteps(q *agentsv1alpha1.AgentQuery, ids []string) []agentsv1alpha1.Step {
+	var out []agentsv1alpha1.Step
+	for _, s := range q.Status.Steps {
+		if !slices.Contains(ids, s.ID) {
+			continue
+		}
+		switch {
+		case s.State == agentsv1alpha1.StepFailed, s.State == agentsv1alpha1.StepUnknown,
+			s.State == agentsv1alpha1.StepDone && s.Error != "":
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "The " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // confirm asks on the terminal (or reads a line from a pipe); no input means no.
