@@ -168,13 +168,10 @@ func (s *Server) askHandler(callerOf callerFunc, _ bool) mcp.ToolHandler {
 		default:
 			text = fmt.Sprintf("Query %s/%s is still %s after %s; read its answer later with: kubectl get agentquery -n %s %s -o yaml", ns, q.Name, cmp(out.Phase, "Pending"), s.opts.AskTimeout, ns, q.Name)
 		}
-		res := &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}, StructuredContent: out,
-			IsError: out.Phase == string(agentsv1alpha1.QueryFailed)}
-		outcome := audit.OutcomeOK
-		if res.IsError {
-			outcome = audit.OutcomeToolError
+		if out.Phase == string(agentsv1alpha1.QueryFailed) {
+			return c.finish(toolError(text), audit.OutcomeToolError, ""), nil
 		}
-		return c.finish(res, outcome, ""), nil
+		return c.finish(&mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}, StructuredContent: out}, audit.OutcomeOK, ""), nil
 	}
 }
 

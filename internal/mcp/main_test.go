@@ -397,6 +397,7 @@ func callTool(t testing.TB, cs *mcp.ClientSession, name string, args map[string]
 	if err != nil {
 		t.Fatalf("calling %s: %v", name, err)
 	}
+	checkResult(t, cs, name, res)
 	return resultText(res), res.IsError
 }
 

@@ -147,9 +147,11 @@ func (c *call) finish(res *mcp.CallToolResult, outcome, errText string) *mcp.Cal
 	return res
 }
 
+// toolError is the result of every failed call, whichever the tool: isError, the
+// reason as text, and no structured content, which could not match the tool's output
+// schema (clients validate structured content against it).
 func toolError(text string) *mcp.CallToolResult {
-	return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{Text: text}},
-		StructuredContent: registryOutput{Text: text}}
+	return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{Text: text}}}
 }
 
 // registryHandler runs a registry tool as the caller.
@@ -199,10 +201,12 @@ func (s *Server) runTool(ctx context.Context, c *call, t tools.Tool, args json.R
 		s.log.Error(err, "tool failed", "tool", t.Name, "user", c.caller.Identity.Username)
 		return c.finish(toolError("the tool failed: "+err.Error()), audit.OutcomeFailed, err.Error())
 	}
-	out := &mcp.CallToolResult{
-		IsError:           res.IsError,
-		Content:           []mcp.Content{&mcp.TextContent{Text: res.Text}},
-		StructuredContent: registryOutput{Text: res.Text, Truncated: res.Truncated},
+	out := toolError(res.Text)
+	if !res.IsError {
+		out = &mcp.CallToolResult{
+			Content:           []mcp.Content{&mcp.TextContent{Text: res.Text}},
+			StructuredContent: registryOutput{Text: res.Text, Truncated: res.Truncated},
+		}
 	}
 	switch {
 	case !res.IsError:
