@@ -84,7 +84,7 @@ func (c *Cached) Authenticate(ctx context.Context, token string) (*Caller, error
 			}
 			cp := *caller
 			cp.Expiry = expires
-			entry.caller = &cp
+			entry.caller, entry.expires = &cp, expires
 		}
 		c.store(key, entry, now)
 		return entry.caller, entry.err
