@@ -63,7 +63,11 @@ func startDemoModel(stateDir string) (*llmtest.Server, string, error) {
 	srv := llmtest.NewServer(demoAnswer)
 	path := filepath.Join(stateDir, "model-config.yaml")
 	catalog := fmt.Sprintf(`# Written by make dev: the demo model, served by hack/dev on loopback.
+# The default profile allows Propose (and Auto), so that the README's
+# kubectl ask --mode Propose works as written; queries stay ReadOnly unless their
+# requester asks for more. A real catalog chooses its own (docs/agent.md).
 defaultModel: demo
+defaultProfile: operate
 models:
 - name: demo
   provider: openai

@@ -51,41 +51,31 @@ func TestDevEnvironment(t *testing.T) {
 	o.NoManager = true
 	o.ReadyFile = filepath.Join(o.StateDir, "ready.json")
 	o.GracePeriod = 15 * time.Second
-	ready := make(chan readyInfo, 1)
-	o.onReady = func(info readyInfo) { ready <- info }
-	if err := o.Complete(); err != nil {
+	// A catalog with a model whose key is in a Secret: the manager may read that Secret,
+	// and no other (issue 15 §5).
+	o.ModelConfig = filepath.Join(t.TempDir(), "catalog.yaml")
+	if err := os.WriteFile(o.ModelConfig, []byte(keyedCatalog("http://127.0.0.1:1/v1")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	info, shutdown := startEnvironment(t, o)
 
-	// Not t.Context() directly: the test cancels it itself to check the shutdown, and
-	// the cleanup covers a test that fails half way.
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- o.Run(ctx) }()
-	var runErr error
-	stopped := false
-	shutdown := func() error {
-		if !stopped {
-			stopped = true
-			cancel()
-			runErr = <-done
+	t.Run("the demo workloads are there when ready", func(t *testing.T) {
+		cfg, err := restConfigFromFile(info.Kubeconfigs["admin"])
+		if err != nil {
+			t.Fatal(err)
 		}
-		return runErr
-	}
-	t.Cleanup(func() { _ = shutdown() })
-
-	var info readyInfo
-	select {
-	case info = <-ready:
-	case err := <-done:
-		stopped = true
-		t.Fatalf("Run returned before the environment was ready: %v", err)
-	case <-time.After(o.StartTimeout + time.Minute):
-		t.Fatal("the environment did not become ready")
-	}
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Checked from onReady's view: startEnvironment returns right after it.
+		for ns, want := range map[string]int{"team-a": 2, "team-b": 1, "shop": 1} {
+			pods, err := cs.CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{})
+			if err != nil || len(pods.Items) != want {
+				t.Errorf("pods in %s at ready: %d (%v), want %d", ns, len(pods.Items), err, want)
+			}
+		}
+	})
 
 	t.Run("ready file describes the environment", func(t *testing.T) {
 		data, err := os.ReadFile(o.ReadyFile)
@@ -190,6 +180,17 @@ func TestDevEnvironment(t *testing.T) {
 			{"manager", authorizationv1.ResourceAttributes{Verb: "create", Group: "authorization.k8s.io", Resource: "subjectaccessreviews"}, true},
 			{"manager", authorizationv1.ResourceAttributes{Verb: "create", Group: "authentication.k8s.io", Resource: "tokenreviews"}, true},
 			{"manager", authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "list", Resource: "secrets"}, false},
+			// The README's walkthrough: alice scales checkout once she approved it; in the
+			// shared namespace shop both read and ask, neither changes anything.
+			{"alice", authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "patch", Group: "apps", Resource: "deployments", Subresource: "scale", Name: "checkout"}, true},
+			{"alice", authorizationv1.ResourceAttributes{Namespace: "shop", Verb: "patch", Group: "apps", Resource: "deployments", Subresource: "scale"}, false},
+			{"bob", authorizationv1.ResourceAttributes{Namespace: "shop", Verb: "list", Resource: "pods"}, true},
+			{"bob", authorizationv1.ResourceAttributes{Namespace: "shop", Verb: "update", Group: "agents.kubeask.dev", Resource: "agentqueries"}, true},
+			{"alice", authorizationv1.ResourceAttributes{Namespace: "shop", Verb: "create", Group: "agents.kubeask.dev", Resource: "agentqueries"}, true},
+			{"bob", authorizationv1.ResourceAttributes{Namespace: "shop", Verb: "patch", Group: "apps", Resource: "deployments"}, false},
+			// --model-config's key Secret, by name only.
+			{"manager", authorizationv1.ResourceAttributes{Namespace: managerNamespace, Verb: "get", Resource: "secrets", Name: "llm-keys"}, true},
+			{"manager", authorizationv1.ResourceAttributes{Namespace: managerNamespace, Verb: "get", Resource: "secrets", Name: "other"}, false},
 		}
 		for _, c := range checks {
 			r, err := clients[c.user].AuthorizationV1().SelfSubjectAccessReviews().Create(t.Context(),
@@ -310,4 +311,62 @@ func TestDevEnvironment(t *testing.T) {
 			t.Errorf("%s (process group %d) still exists after shutdown: kill 0 = %v", p.Name, p.PID, err)
 		}
 	}
+}
+
+// startEnvironment runs the environment of o until the test ends and returns it once
+// ready, with a function that stops it and returns Run's error.
+func startEnvironment(t *testing.T, o *options) (readyInfo, func() error) {
+	t.Helper()
+	ready := make(chan readyInfo, 1)
+	o.onReady = func(info readyInfo) { ready <- info }
+	if err := o.Complete(); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	// Not t.Context() directly: the test cancels it itself to check the shutdown, and
+	// the cleanup covers a test that fails half way.
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- o.Run(ctx) }()
+	var runErr error
+	stopped := false
+	shutdown := func() error {
+		if !stopped {
+			stopped = true
+			cancel()
+			runErr = <-done
+		}
+		return runErr
+	}
+	t.Cleanup(func() { _ = shutdown() })
+
+	select {
+	case info := <-ready:
+		return info, shutdown
+	case err := <-done:
+		stopped = true
+		t.Fatalf("Run returned before the environment was ready: %v", err)
+	case <-time.After(o.StartTimeout + time.Minute):
+		t.Fatal("the environment did not become ready")
+	}
+	panic("unreachable")
+}
+
+// keyedCatalog is a model catalog whose default model takes its API key from the
+// Secret llm-keys (key demo) of the manager's namespace, as docs/dev.md shows.
+func keyedCatalog(baseURL string) string {
+	return `defaultModel: keyed
+defaultProfile: operate
+models:
+- name: keyed
+  provider: openai
+  model: demo
+  baseURL: ` + baseURL + `
+  apiKeySecretRef: {name: llm-keys, key: demo}
+profiles:
+- name: operate
+  modes: [ReadOnly, Propose, Auto]
+`
 }

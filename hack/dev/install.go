@@ -7,7 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -153,4 +157,54 @@ func decodeFile(path string) ([]*unstructured.Unstructured, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return objs, nil
+}
+
+// demoWorkloadsSettled checks that every Deployment of demo.yaml has all its pods and
+// that the scheduler has seen each of them (with no nodes it marks them unschedulable
+// and records a FailedScheduling Warning event in their namespace), so that the first
+// question about them sees what the README promises.
+func demoWorkloadsSettled(c client.Client) func(context.Context) error {
+	return func(ctx context.Context) error {
+		objs, err := manifest.Decode(demoManifests)
+		if err != nil {
+			return err
+		}
+		for _, o := range objs {
+			if o.GetKind() != "Deployment" {
+				continue
+			}
+			var d appsv1.Deployment
+			if err := c.Get(ctx, client.ObjectKeyFromObject(o), &d); err != nil {
+				return err
+			}
+			var pods corev1.PodList
+			if err := c.List(ctx, &pods, client.InNamespace(d.Namespace), client.MatchingLabels(d.Spec.Selector.MatchLabels)); err != nil {
+				return err
+			}
+			want := 1
+			if d.Spec.Replicas != nil {
+				want = int(*d.Spec.Replicas)
+			}
+			if len(pods.Items) < want {
+				return fmt.Errorf("deployment %s/%s has %d of %d pods", d.Namespace, d.Name, len(pods.Items), want)
+			}
+			for _, p := range pods.Items {
+				if !hasCondition(p.Status.Conditions, corev1.PodScheduled) {
+					return fmt.Errorf("pod %s/%s is not seen by the scheduler yet", p.Namespace, p.Name)
+				}
+			}
+			var events corev1.EventList
+			if err := c.List(ctx, &events, client.InNamespace(d.Namespace)); err != nil {
+				return err
+			}
+			if !slices.ContainsFunc(events.Items, func(e corev1.Event) bool { return e.Reason == "FailedScheduling" }) {
+				return fmt.Errorf("no FailedScheduling event in namespace %s yet", d.Namespace)
+			}
+		}
+		return nil
+	}
+}
+
+func hasCondition(conds []corev1.PodCondition, t corev1.PodConditionType) bool {
+	return slices.ContainsFunc(conds, func(c corev1.PodCondition) bool { return c.Type == t })
 }

@@ -23,7 +23,7 @@ func printInstructions(w io.Writer, info readyInfo) {
 	rel := func(p string) string { return relativeToWorkingDir(p) }
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nkubeask dev environment ready in %.1fs: API server %s\n\n", info.StartupSeconds, info.Server)
-	fmt.Fprintf(&b, "Be alice (team-a; bob is the same in team-b, admin is cluster-admin):\n")
+	fmt.Fprintf(&b, "Be alice (team-a; bob is the same in team-b; both read and ask in shop; admin is cluster-admin):\n")
 	fmt.Fprintf(&b, "  export KUBECONFIG=%s\n", rel(info.Kubeconfigs["alice"]))
 	fmt.Fprintf(&b, "  kubectl get deployments,pods          # checkout, pods Pending: there is no kubelet\n")
 	fmt.Fprintf(&b, "  kubectl get secrets                   # forbidden: alice may not read secrets\n")

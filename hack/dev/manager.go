@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/kubeask/kubeask/internal/llm/catalog"
 	"github.com/kubeask/kubeask/internal/manifest"
 )
 
@@ -38,11 +40,20 @@ var managerRBAC []byte
 var managerRoleFallback []byte
 
 // setUpManagerIdentity creates the manager's ServiceAccount and RBAC, mints its token and
-// writes manager.kubeconfig. It reports which role file it bound.
-func setUpManagerIdentity(ctx context.Context, c client.Client, admin *rest.Config, roleFile, kubeconfigPath, server string, caPEM []byte) (string, error) {
+// writes manager.kubeconfig. keySecrets are the Secrets in its namespace holding model
+// API keys, which it may get (by name only, as the chart grants). It reports which role
+// file it bound.
+func setUpManagerIdentity(ctx context.Context, c client.Client, admin *rest.Config, roleFile, kubeconfigPath, server string, caPEM []byte, keySecrets []string) (string, error) {
 	objs, err := manifest.Decode(managerRBAC)
 	if err != nil {
 		return "", fmt.Errorf("decoding manager-rbac.yaml: %w", err)
+	}
+	if len(keySecrets) > 0 {
+		keys, err := keySecretRBAC(keySecrets)
+		if err != nil {
+			return "", err
+		}
+		objs = append(objs, keys...)
 	}
 	roles, roleSource, err := managerRoles(roleFile)
 	if err != nil {
@@ -72,6 +83,52 @@ func setUpManagerIdentity(ctx context.Context, c client.Client, admin *rest.Conf
 		return "", err
 	}
 	return roleSource, nil
+}
+
+// modelKeySecrets returns the names of the Secrets the model catalog at path takes API
+// keys from (models[].apiKeySecretRef), sorted and without duplicates; none for "".
+func modelKeySecrets(path string) ([]string, error) {
+	if path == "" {
+		return nil, nil
+	}
+	c, err := catalog.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("--model-config: %w", err)
+	}
+	var names []string
+	for _, m := range c.Models {
+		if m.APIKeySecretRef != nil && !slices.Contains(names, m.APIKeySecretRef.Name) {
+			names = append(names, m.APIKeySecretRef.Name)
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// keySecretRBAC lets the manager get the named Secrets of its namespace, the model API
+// keys, and nothing else: a Role and its RoleBinding, kubeask-dev-model-keys.
+func keySecretRBAC(names []string) ([]*unstructured.Unstructured, error) {
+	const name = "kubeask-dev-model-keys"
+	role := &rbacv1.Role{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: managerNamespace},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: names, Verbs: []string{"get"}}},
+	}
+	binding := &rbacv1.RoleBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: managerNamespace},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: managerServiceAccount, Namespace: managerNamespace}},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
+	}
+	var out []*unstructured.Unstructured
+	for _, o := range []any{role, binding} {
+		u, err := toUnstructured(o)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, nil
 }
 
 // managerRoles returns the roles in roleFile, or the built-in fallback when the file

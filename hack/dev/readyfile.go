@@ -11,15 +11,18 @@ import (
 // readyInfo describes a ready environment. It is written as JSON to --ready-file so
 // scripts and tests can find the kubeconfigs and check the processes.
 type readyInfo struct {
-	Server         string            `json:"server"`
-	StateDir       string            `json:"stateDir"`
-	Kubeconfigs    map[string]string `json:"kubeconfigs"` // by user: admin, alice, bob, manager
-	SampleQuery    string            `json:"sampleQuery"`
-	SamplesDir     string            `json:"samplesDir,omitempty"`   // config/samples, when it exists
-	ManagerProbe   string            `json:"managerProbe,omitempty"` // empty with --no-manager
-	AuditLog       string            `json:"auditLog"`               // the API server's audit log (JSON lines)
-	Processes      []readyProcess    `json:"processes"`
-	StartupSeconds float64           `json:"startupSeconds"`
+	Server       string            `json:"server"`
+	StateDir     string            `json:"stateDir"`
+	Kubeconfigs  map[string]string `json:"kubeconfigs"` // by user: admin, alice, bob, manager
+	SampleQuery  string            `json:"sampleQuery"`
+	SamplesDir   string            `json:"samplesDir,omitempty"`   // config/samples, when it exists
+	ManagerProbe string            `json:"managerProbe,omitempty"` // empty with --no-manager
+	AuditLog     string            `json:"auditLog"`               // the API server's audit log (JSON lines)
+	// ModelKeySecrets are the Secrets of kubeask-system the manager may read model API
+	// keys from (the --model-config catalog's apiKeySecretRef names).
+	ModelKeySecrets []string       `json:"modelKeySecrets,omitempty"`
+	Processes       []readyProcess `json:"processes"`
+	StartupSeconds  float64        `json:"startupSeconds"`
 }
 
 type readyProcess struct {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -132,11 +133,19 @@ func (o *options) start(sup *supervisor, l layout, began time.Time) (readyInfo, 
 		return readyInfo{}, err
 	}
 	info.Kubeconfigs["manager"] = l.kubeconfig("manager")
-	roleSource, err := setUpManagerIdentity(ctx, c, adminCfg, o.managerRoleFile(), info.Kubeconfigs["manager"], cp.Server, pk.CA.CertPEM)
+	keySecrets, err := modelKeySecrets(o.ModelConfig)
+	if err != nil {
+		return readyInfo{}, err
+	}
+	roleSource, err := setUpManagerIdentity(ctx, c, adminCfg, o.managerRoleFile(), info.Kubeconfigs["manager"], cp.Server, pk.CA.CertPEM, keySecrets)
 	if err != nil {
 		return readyInfo{}, err
 	}
 	fmt.Fprintf(o.Out, "manager RBAC from %s\n", roleSource)
+	if len(keySecrets) > 0 {
+		fmt.Fprintf(o.Out, "the manager may get the model key Secrets %s in %s (create them as admin)\n", strings.Join(keySecrets, ", "), managerNamespace)
+	}
+	info.ModelKeySecrets = keySecrets
 	info.SampleQuery = l.path("sample-query.yaml")
 	if err := writeFiles(map[string][]byte{info.SampleQuery: []byte(sampleQuery)}); err != nil {
 		return readyInfo{}, err
@@ -145,6 +154,12 @@ func (o *options) start(sup *supervisor, l layout, began time.Time) (readyInfo, 
 		info.SamplesDir = dir
 	}
 	if err := cp.waitComponents(ctx); err != nil {
+		return readyInfo{}, err
+	}
+	// The first question right after ready must see the demo's pods: the controller
+	// manager creates them and the scheduler marks them unschedulable a moment after
+	// the Deployments are applied.
+	if err := waitFor(ctx, "the demo workloads' pods to be created and scheduled", demoWorkloadsSettled(c)); err != nil {
 		return readyInfo{}, err
 	}
 
