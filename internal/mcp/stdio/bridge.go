@@ -7,6 +7,10 @@
 // Authorization header (fresh for every request, so exec plugins and token files
 // that rotate keep working) and the protocol version header the streamable HTTP
 // transport expects.
+//
+// ServeMulti is the multi-cluster form (`kubectl ask mcp --contexts a,b`): one MCP
+// server whose tools take a context argument and are forwarded to that context's
+// endpoint with that context's own credentials.
 package stdio
 
 import (
