@@ -260,16 +260,23 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool)
 	return body, true
 }
 
-// baseURL is where clients reach the endpoint.
+// baseURL is where clients reach the endpoint: --mcp-public-url, or else the address
+// of the listener the request arrived on (the connection's local address). Never the
+// request's Host header: the client chooses it, and the metadata and the challenge
+// must not send a client (or a victim a page redirects) to an address of the
+// requester's choosing.
 func (s *Server) baseURL(r *http.Request) string {
 	if s.opts.PublicURL != "" {
 		return strings.TrimRight(s.opts.PublicURL, "/")
 	}
 	scheme := "http"
-	if r.TLS != nil {
+	if r.TLS != nil || s.opts.TLSCertFile != "" {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host
+	if local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		return scheme + "://" + local.String()
+	}
+	return scheme + "://" + s.opts.BindAddress
 }
 
 // serveResourceMetadata serves RFC 9728 protected-resource metadata. It needs no
@@ -286,14 +293,28 @@ func (s *Server) serveResourceMetadata(w http.ResponseWriter, r *http.Request) {
 		ResourceName:           "kubeask MCP endpoint",
 		ResourceDocumentation:  "https://github.com/kubeask/kubeask/blob/main/docs/mcp.md",
 	}
-	if s.opts.Auth == auth.ModeOIDC {
-		meta.AuthorizationServers = []string{s.opts.OIDCIssuerURL}
-	}
+	meta.AuthorizationServers = s.authorizationServers()
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	if err := json.NewEncoder(w).Encode(meta); err != nil {
 		s.log.V(1).Info("writing resource metadata", "error", err.Error())
 	}
+}
+
+// authorizationServers are the OAuth authorization servers whose tokens the endpoint
+// accepts, for the RFC 9728 metadata: in oidc mode the issuer it validates tokens
+// against; in tokenreview and passthrough mode those named by
+// --mcp-authorization-server (the cluster's OIDC issuer, whose tokens the API server
+// accepts). None otherwise: clients must then be configured with a static
+// Authorization header (docs/mcp.md).
+func (s *Server) authorizationServers() []string {
+	switch s.opts.Auth {
+	case auth.ModeOIDC:
+		return []string{s.opts.OIDCIssuerURL}
+	case auth.ModeTokenReview, auth.ModePassthrough:
+		return s.opts.AuthorizationServers
+	}
+	return nil
 }
 
 type callerKey struct{}

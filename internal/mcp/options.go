@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -43,8 +44,13 @@ type Options struct {
 	// TLSCertFile and TLSKeyFile enable HTTPS.
 	TLSCertFile, TLSKeyFile string
 	// PublicURL is the base URL clients reach the endpoint at (for the RFC 9728
-	// metadata); empty derives it from each request.
+	// metadata and the WWW-Authenticate challenge); empty uses the address of the
+	// listener a request arrived on, never the request's Host header.
 	PublicURL string
+	// AuthorizationServers are published in the RFC 9728 metadata in tokenreview and
+	// passthrough mode: OAuth authorization servers (the cluster's OIDC issuer) whose
+	// tokens the API server accepts. oidc mode publishes its issuer.
+	AuthorizationServers []string
 
 	// Auth is the authentication mode: tokenreview, oidc, passthrough or none.
 	Auth string
@@ -103,7 +109,8 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.BindAddress, "mcp-bind-address", o.BindAddress, "Address of the MCP endpoint (streamable HTTP at /mcp, SSE at /sse), e.g. :8090; empty disables it.")
 	fs.StringVar(&o.TLSCertFile, "mcp-tls-cert-file", o.TLSCertFile, "Serving certificate of the MCP endpoint (PEM); with --mcp-tls-key-file enables HTTPS.")
 	fs.StringVar(&o.TLSKeyFile, "mcp-tls-key-file", o.TLSKeyFile, "Private key of --mcp-tls-cert-file (PEM).")
-	fs.StringVar(&o.PublicURL, "mcp-public-url", o.PublicURL, "Base URL clients use to reach the MCP endpoint (for OAuth protected-resource metadata); empty derives it from requests.")
+	fs.StringVar(&o.PublicURL, "mcp-public-url", o.PublicURL, "Base URL clients use to reach the MCP endpoint (for OAuth protected-resource metadata), e.g. https://kubeask.example.com; empty uses the listener's own address.")
+	fs.Func("mcp-authorization-server", "An OAuth authorization server whose tokens the API server accepts, e.g. the cluster's OIDC issuer (repeatable), published in the protected-resource metadata in tokenreview and passthrough mode.", appendTo(&o.AuthorizationServers))
 	fs.StringVar(&o.Auth, "mcp-auth", o.Auth, "How MCP callers authenticate: tokenreview, oidc, passthrough (the caller's token is the Kubernetes credential) or none (loopback development only).")
 	fs.Func("mcp-audience", "A token audience accepted by TokenReview (repeatable), e.g. kubeask-mcp; empty accepts the API server's audiences.", appendTo(&o.Audiences))
 	fs.StringVar(&o.OIDCIssuerURL, "mcp-oidc-issuer-url", o.OIDCIssuerURL, "OIDC issuer of MCP tokens (--mcp-auth=oidc).")
@@ -162,6 +169,19 @@ func (o *Options) Validate() error {
 	if o.Auth == auth.ModeOIDC && (o.OIDCIssuerURL == "" || o.OIDCClientID == "") {
 		errs = append(errs, errors.New("--mcp-auth=oidc needs --mcp-oidc-issuer-url and --mcp-oidc-client-id"))
 	}
+	if o.PublicURL != "" {
+		if err := absoluteHTTPURL(o.PublicURL); err != nil {
+			errs = append(errs, fmt.Errorf("--mcp-public-url: %w", err))
+		}
+	}
+	for _, as := range o.AuthorizationServers {
+		if err := absoluteHTTPURL(as); err != nil {
+			errs = append(errs, fmt.Errorf("--mcp-authorization-server: %w", err))
+		}
+	}
+	if len(o.AuthorizationServers) > 0 && o.Auth != auth.ModeTokenReview && o.Auth != auth.ModePassthrough {
+		errs = append(errs, fmt.Errorf("--mcp-authorization-server is for --mcp-auth=tokenreview or passthrough (oidc publishes --mcp-oidc-issuer-url), not %q", o.Auth))
+	}
 	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
 		errs = append(errs, errors.New("--mcp-tls-cert-file and --mcp-tls-key-file go together"))
 	}
@@ -184,6 +204,21 @@ func (o *Options) Validate() error {
 		errs = append(errs, errors.New("--mcp-default-namespace must not be empty"))
 	}
 	return errors.Join(errs...)
+}
+
+// absoluteHTTPURL refuses what cannot be a base URL: not http or https, no host, or a
+// query or fragment.
+func absoluteHTTPURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return err
+	case u.Scheme != "http" && u.Scheme != "https", u.Host == "":
+		return fmt.Errorf("%q is not an absolute http or https URL", raw)
+	case u.RawQuery != "" || u.Fragment != "":
+		return fmt.Errorf("%q has a query or fragment", raw)
+	}
+	return nil
 }
 
 // IsLoopback reports whether host (a name or an IP, without port) is a loopback

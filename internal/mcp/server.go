@@ -251,6 +251,9 @@ func (s *Server) warn(addr string, tlsOn bool) {
 	if s.opts.Auth == auth.ModeNone {
 		s.log.Info("WARNING: --mcp-auth=none: the MCP endpoint authenticates NOBODY; every request acts as the development user. For local development on loopback only.", "address", addr, "user", s.opts.DevUser)
 	}
+	if s.opts.PublicURL == "" && s.opts.Auth != auth.ModeNone {
+		s.log.Info("NOTE: --mcp-public-url is not set: the protected-resource metadata and the WWW-Authenticate challenge name the listener's own address, which is right only for clients that connect to it directly (not through a Service name, an ingress or a load balancer)", "address", addr)
+	}
 	if s.opts.Auth == auth.ModePassthrough {
 		s.log.Info("NOTE: --mcp-auth=passthrough: callers' tokens are used as Kubernetes credentials (a documented deviation from the MCP authorization spec, see docs/mcp.md)")
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -53,6 +54,19 @@ type Env struct {
 
 	// clientset is built on first use (see Clientset).
 	clientset func() (kubernetes.Interface, error)
+	// discovery is the requester's discovery client, built on first use (see
+	// Discovery).
+	discovery func() (discovery.DiscoveryInterface, error)
+}
+
+// Discovery returns a discovery client that acts as the requester, uncached: what the
+// API server lets them see of its API is theirs, not the shared Mapper's (which
+// resolves names with the operator's discovery).
+func (e *Env) Discovery() (discovery.DiscoveryInterface, error) {
+	if e.discovery == nil {
+		return nil, errors.New("this Env has no discovery client: build it with NewEnv or NewEnvForClient")
+	}
+	return e.discovery()
 }
 
 // Clientset returns the typed clients. They are built on first use: a clientset is some
@@ -99,13 +113,20 @@ func NewEnvForClient(cfg *rest.Config, httpClient *http.Client, mapper *Mapper, 
 		}
 		return cs, nil
 	})
+	disco := sync.OnceValues(func() (discovery.DiscoveryInterface, error) {
+		dc, err := discovery.NewDiscoveryClientForConfigAndClient(cfg, httpClient)
+		if err != nil {
+			return nil, fmt.Errorf("discovery client: %w", err)
+		}
+		return dc, nil
+	})
 	raw := rest.CopyConfig(cfg)
 	raw.NegotiatedSerializer = clientgoscheme.Codecs.WithoutConversion()
 	rc, err := rest.UnversionedRESTClientForConfigAndClient(raw, httpClient)
 	if err != nil {
 		return nil, fmt.Errorf("REST client: %w", err)
 	}
-	return &Env{Dynamic: dyn, REST: rc, Mapper: mapper, Output: out, FieldManager: "kubeask", clientset: clientset}, nil
+	return &Env{Dynamic: dyn, REST: rc, Mapper: mapper, Output: out, FieldManager: "kubeask", clientset: clientset, discovery: disco}, nil
 }
 
 func (e *Env) record(verb, resource, namespace, name string) {

@@ -297,8 +297,16 @@ type APIResourcesInput struct {
 	Namespaced *bool  `json:"namespaced,omitempty" jsonschema:"only namespaced (true) or cluster-scoped (false) resources"`
 }
 
+// apiResources lists the API as the requester sees it: discovery runs with their
+// identity, so an API server that denies them discovery (or part of it) answers for
+// them, not the operator.
 func apiResources(_ context.Context, env *Env, in APIResourcesInput) (*Result, error) {
-	_, lists, err := env.Mapper.Discovery().ServerGroupsAndResources()
+	dc, err := env.Discovery()
+	if err != nil {
+		return nil, err
+	}
+	env.record("get", "discovery", "", "")
+	_, lists, err := dc.ServerGroupsAndResources()
 	if err != nil && len(lists) == 0 {
 		return nil, err
 	}
