@@ -23,6 +23,7 @@ import (
 	"github.com/kubeask/kubeask/internal/askcli/cmd/newtrigger"
 	"github.com/kubeask/kubeask/internal/askcli/cmd/sessions"
 	"github.com/kubeask/kubeask/internal/askcli/cmd/triggers"
+	"github.com/kubeask/kubeask/internal/askcli/cmd/ui"
 	"github.com/kubeask/kubeask/internal/askcli/cmd/version"
 	"github.com/kubeask/kubeask/internal/askcli/exitcode"
 	"github.com/kubeask/kubeask/internal/askcli/factory"
@@ -106,6 +107,7 @@ Exit codes: 0 answered, 1 failed, 2 usage error, 3 awaiting approval,
 		triggers.NewCmd(f),
 		newtrigger.NewCmdOn(f),
 		newtrigger.NewCmdEvery(f),
+		ui.NewCmd(f),
 		version.NewCmd(f),
 	)
 	return root

@@ -12,6 +12,7 @@ import (
 
 	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
 	mcpserver "github.com/kubeask/kubeask/internal/mcp"
+	"github.com/kubeask/kubeask/internal/webui"
 )
 
 // Admission modes: who enforces the requester-stamping rules.
@@ -87,6 +88,8 @@ type Options struct {
 	KubectlPath string
 	// MCP configures the MCP endpoint (--mcp-* flags); disabled by default.
 	MCP mcpserver.Options
+	// UI configures the web UI (--ui-* flags); disabled by default.
+	UI webui.Options
 	// Triggers runs the AgentTrigger controllers (and the watch of Warning events).
 	Triggers bool
 	// AlertsAddr serves the Alertmanager receiver of AgentTriggers; "" or "0" disables it.
@@ -118,6 +121,7 @@ func NewOptions() *Options {
 		KubeAPIQPS:           100,
 		KubeAPIBurst:         200,
 		MCP:                  mcpserver.NewOptions(),
+		UI:                   webui.NewOptions(),
 		Triggers:             true,
 	}
 }
@@ -164,6 +168,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.Triggers, "triggers", o.Triggers, "Run AgentTriggers: create their queries as their authors, watching Warning events for event triggers.")
 	fs.StringVar(&o.AlertsAddr, "alerts-bind-address", o.AlertsAddr, "Address of the Alertmanager receiver of AgentTriggers (/alerts/<namespace>/<trigger>); empty or 0 disables it (the default).")
 	o.MCP.AddFlags(fs)
+	o.UI.AddFlags(fs)
 }
 
 func appendTo(list *[]string) func(string) error {
@@ -242,6 +247,9 @@ func (o *Options) Validate() error {
 		errs = append(errs, errors.New("--alerts-bind-address needs --triggers"))
 	}
 	if err := o.MCP.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := o.UI.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -157,6 +157,9 @@ func (o *Options) Run(ctx context.Context, cfg *rest.Config) error {
 	if err := o.addMCP(ctx, mgr, cfg); err != nil {
 		return err
 	}
+	if err := o.addUI(ctx, mgr, cfg); err != nil {
+		return err
+	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
 	}

@@ -32,6 +32,8 @@ type Client struct {
 	Server string
 
 	flags genericclioptions.RESTClientGetter
+	// mapper replaces flags' mapper for a client built by FromConfig.
+	mapper func() (meta.RESTMapper, error)
 }
 
 // Scheme knows the built-in types and the kubeask API.
@@ -77,7 +79,12 @@ func New(flags *genericclioptions.ConfigFlags, warnings io.Writer) (*Client, err
 
 // KubectlMapper resolves kinds and kubectl-style resource names (deploy, po, ...) with the
 // cluster's discovery, as kubectl does.
-func (c *Client) KubectlMapper() (meta.RESTMapper, error) { return c.flags.ToRESTMapper() }
+func (c *Client) KubectlMapper() (meta.RESTMapper, error) {
+	if c.mapper != nil {
+		return c.mapper()
+	}
+	return c.flags.ToRESTMapper()
+}
 
 // Dynamic returns a dynamic client as the same user.
 func (c *Client) Dynamic() (dynamic.Interface, error) { return dynamic.NewForConfig(c.Config) }
