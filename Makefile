@@ -66,6 +66,10 @@ controlplane: ## Build etcd, kube-apiserver, kube-controller-manager and kube-sc
 test: controlplane $(CONTROLLER_GEN) $(HELM) $(KUSTOMIZE) ## Run all unit and integration tests against a real API server.
 	go test $(GO_TEST_FLAGS) ./...
 
+.PHONY: screenshots
+screenshots: controlplane ## Save the web UI's main pages to docs/images/ (needs chromium).
+	KUBEASK_SCREENSHOTS=$(CURDIR)/docs/images KUBEASK_REQUIRE_BROWSER=1 go test -count=1 -run 'TestBrowser' ./internal/webui/
+
 .PHONY: bench
 bench: controlplane ## Run the benchmarks (ratios are printed by each benchmark).
 	go test -run='^$$' -bench=. -benchmem -count=1 ./...

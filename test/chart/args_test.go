@@ -20,9 +20,11 @@ import (
 // but the manager lacks would crash-loop the pod.
 func TestManagerAcceptsTheChartsArguments(t *testing.T) {
 	renderings := map[string][]string{
-		"default":   nil,
-		"webhook":   {"--set", "admission.mode=webhook"},
-		"mcp":       {"--set", "mcp.enabled=true"},
+		"default": nil,
+		"webhook": {"--set", "admission.mode=webhook"},
+		"mcp":     {"--set", "mcp.enabled=true"},
+		"ui": {"--set", "ui.enabled=true", "--set", "ui.tlsSecretName=ui-tls", "--set", "ui.publicURL=https://kubeask.example.com",
+			"--set", "ui.oidc.issuerURL=https://issuer.example.com", "--set", "ui.oidc.clientID=kubernetes", "--set", "ui.audiences={kubeask-ui}"},
 		"extras":    {"--set", "impersonation.userExtraKeys={scopes,authentication.kubernetes.io/credential-id}", "--set", "agent.denyGroups={ci-bots}"},
 		"read-only": {"--set", "agent.allowedModes={ReadOnly}"},
 		"auto":      {"--set", "agent.allowedModes={ReadOnly,Propose,Auto}"},
