@@ -69,7 +69,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.originAllowed(r) {
-			s.metrics.Reject("origin")
+			s.refused(r, http.StatusForbidden, "origin", nil, "origin not allowed (--mcp-allowed-origin)")
 			http.Error(w, fmt.Sprintf("Forbidden: origin %q is not allowed (see --mcp-allowed-origin)", r.Header.Get("Origin")), http.StatusForbidden)
 			return
 		}
@@ -80,7 +80,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		// One token per request first, so that a caller over the limit is refused before
 		// its body is read; a batch pays for the rest of its messages once it is read.
 		if allowed, wait := s.limiter.Allow(caller.RateKey()); !allowed {
-			s.tooManyRequests(w, wait)
+			s.tooManyRequests(w, r, caller, wait)
 			return
 		}
 		if r.Method == http.MethodPost {
@@ -90,12 +90,12 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			}
 			if n := batchSize(body); n > 1 {
 				if limit := s.maxBatch(); n > limit {
-					s.metrics.Reject("batch_too_large")
+					s.refused(r, http.StatusRequestEntityTooLarge, "batch_too_large", caller, fmt.Sprintf("a batch of %d messages", n))
 					http.Error(w, fmt.Sprintf("Request Entity Too Large: a JSON-RPC batch may hold at most %d messages, this one holds %d", limit, n), http.StatusRequestEntityTooLarge)
 					return
 				}
 				if allowed, wait := s.limiter.AllowN(caller.RateKey(), n-1); !allowed {
-					s.tooManyRequests(w, wait)
+					s.tooManyRequests(w, r, caller, wait)
 					return
 				}
 			}
@@ -131,8 +131,8 @@ func batchSize(body []byte) int {
 }
 
 // tooManyRequests answers 429 with Retry-After in whole seconds.
-func (s *Server) tooManyRequests(w http.ResponseWriter, wait time.Duration) {
-	s.metrics.Reject("rate_limited")
+func (s *Server) tooManyRequests(w http.ResponseWriter, r *http.Request, caller *auth.Caller, wait time.Duration) {
+	s.refused(r, http.StatusTooManyRequests, "rate_limited", caller, "rate limit exceeded (--mcp-rate-limit)")
 	secs := ratelimit.RetryAfterSeconds(wait)
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	http.Error(w, fmt.Sprintf("Too Many Requests: rate limit of %g JSON-RPC messages per second exceeded; retry after %d s", s.opts.RateLimit, secs), http.StatusTooManyRequests)
@@ -157,14 +157,14 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Cal
 		return nil, false
 	case err != nil:
 		s.log.Error(err, "authenticating an MCP request")
-		s.metrics.Reject("auth_unavailable")
+		s.refused(r, http.StatusServiceUnavailable, "auth_unavailable", nil, "the credential could not be checked")
 		w.Header().Set("Retry-After", "5")
 		http.Error(w, "Service Unavailable: the credential could not be checked; retry later", http.StatusServiceUnavailable)
 		return nil, false
 	}
 	if err := s.cfg.Identities.Check(caller.Identity); err != nil {
 		s.log.V(1).Info("refused MCP caller", "user", caller.Identity.Username, "reason", err.Error())
-		s.metrics.Reject("forbidden")
+		s.refused(r, http.StatusForbidden, "forbidden", caller, err.Error())
 		http.Error(w, "Forbidden: "+err.Error(), http.StatusForbidden)
 		return nil, false
 	}
@@ -186,7 +186,7 @@ func bearerToken(r *http.Request) (string, bool) {
 // unauthorized answers 401 with the RFC 6750 / RFC 9728 challenge that tells an MCP
 // client where to learn how to get a token.
 func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request, code, description string) {
-	s.metrics.Reject("unauthenticated")
+	s.refused(r, http.StatusUnauthorized, "unauthenticated", nil, description)
 	challenge := fmt.Sprintf(`Bearer resource_metadata=%q`, s.baseURL(r)+PathResourceMetadata)
 	if code != "" {
 		challenge += fmt.Sprintf(`, error=%q, error_description=%q`, code, description)

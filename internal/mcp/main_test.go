@@ -334,12 +334,23 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
-// records decodes the audit lines written so far.
+// records decodes the tool-call audit lines written so far.
 func (b *syncBuffer) records(t testing.TB) []map[string]any {
+	return b.linesOf(t, "kubeask.mcp.audit/v1")
+}
+
+// linesOf decodes the audit lines of one kind written so far.
+func (b *syncBuffer) linesOf(t testing.TB, kind string) []map[string]any {
 	b.mu.Lock()
 	data := b.buf.String()
 	b.mu.Unlock()
-	return parseAudit(t, data)
+	var out []map[string]any
+	for _, rec := range parseAudit(t, data) {
+		if rec["kind"] == kind {
+			out = append(out, rec)
+		}
+	}
+	return out
 }
 
 func parseAudit(t testing.TB, data string) []map[string]any {

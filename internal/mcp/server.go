@@ -83,8 +83,10 @@ type Server struct {
 	sse        *sseSessions
 	// throttleLog reports client-side throttling of the callers' clients.
 	throttleLog throttleLog
-	stateKey    []byte
-	handler     http.Handler
+	// refusals rate-limits the audit lines of refused requests.
+	refusals *refusalLog
+	stateKey []byte
+	handler  http.Handler
 	// draining ends when shutdown begins: open SSE streams end then.
 	draining context.Context
 	drain    context.CancelFunc
@@ -107,6 +109,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		schemas:  mcp.NewSchemaCache(),
 		sse:      newSSESessions(&mcp.SSEOptions{MaxRequestBodyBytes: opts.MaxBodyBytes}),
 		stateKey: make([]byte, 32),
+		refusals: newRefusalLog(),
 	}
 	s.draining, s.drain = context.WithCancel(context.Background())
 	if _, err := rand.Read(s.stateKey); err != nil {

@@ -73,7 +73,7 @@ func (s *Server) serveSSE(w http.ResponseWriter, r *http.Request) {
 	person := caller.RateKey()
 	if s.sse.streams[person] >= s.opts.MaxSSEStreams {
 		s.sse.mu.Unlock()
-		s.metrics.Reject("sse_streams")
+		s.refused(r, http.StatusTooManyRequests, "sse_streams", caller, "too many open SSE streams (--mcp-max-sse-streams)")
 		w.Header().Set("Retry-After", "5")
 		http.Error(w, fmt.Sprintf("Too Many Requests: you hold %d open SSE streams, the most one user may (--mcp-max-sse-streams); close one first", s.opts.MaxSSEStreams), http.StatusTooManyRequests)
 		return

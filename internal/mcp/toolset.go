@@ -162,7 +162,12 @@ func (s *Server) registryHandler(t tools.Tool, callerOf callerFunc) mcp.ToolHand
 			return failed, nil
 		}
 		args := req.Params.Arguments
-		if t.Mutates(args) {
+		if t.Mutates(args) && s.opts.Mutations != MutationsAllow {
+			// A call the tool refuses anyway (kubectl --as, kubectl config, invalid
+			// arguments) is refused for what it is, not as a change.
+			if err := t.Refusal(args, s.cfg.Output); err != nil {
+				return c.finish(toolError(err.Error()), audit.OutcomeToolError, firstLine(err.Error())), nil
+			}
 			switch s.opts.Mutations {
 			case MutationsReadOnly:
 				return c.finish(toolError(t.Name+" would change the cluster, and this MCP endpoint is read-only (--mcp-mutations=read-only): the call was not made. "+
@@ -212,7 +217,7 @@ func (s *Server) runTool(ctx context.Context, c *call, t tools.Tool, args json.R
 	case !res.IsError:
 		return c.finish(out, audit.OutcomeOK, "")
 	// The audit log keeps the Recorded text: its readers need not see what the caller may.
-	case strings.HasPrefix(res.Recorded, "forbidden:"):
+	case res.Forbidden || strings.HasPrefix(res.Recorded, "forbidden:"):
 		return c.finish(out, audit.OutcomeForbidden, firstLine(res.Recorded))
 	default:
 		return c.finish(out, audit.OutcomeToolError, firstLine(res.Recorded))
@@ -220,7 +225,13 @@ func (s *Server) runTool(ctx context.Context, c *call, t tools.Tool, args json.R
 }
 
 func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
+	first, rest, _ := strings.Cut(s, "\n")
+	// "kubectl exited with status 1:" says little; the line after it says why.
+	if strings.HasSuffix(first, ":") && rest != "" {
+		next, _, _ := strings.Cut(rest, "\n")
+		first += " " + next
+	}
+	s = first
 	if len(s) > 300 {
 		s = s[:300] + "..."
 	}

@@ -29,7 +29,7 @@ func Classify(err error) (*Result, error) {
 	case errors.As(err, &tooLarge):
 		return &Result{IsError: true, Text: err.Error() + "; narrow the request with a namespace, a labelSelector or a fieldSelector"}, nil
 	case apierrors.IsForbidden(err):
-		return &Result{IsError: true, Text: "forbidden: " + err.Error() +
+		return &Result{IsError: true, Forbidden: true, Text: "forbidden: " + err.Error() +
 			". The requester lacks this permission; kubeask acts only with the requester's own rights."}, nil
 	case apierrors.IsUnauthorized(err):
 		return &Result{IsError: true, Text: "unauthorized: " + err.Error()}, nil

@@ -23,6 +23,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,7 +59,17 @@ func kubectlTool() Tool {
 			"Not allowed: exec, attach, cp, port-forward, proxy, edit, debug, config, plugins, credential or connection flags, watching or following, and files or URLs (pass a manifest in stdin with -f -).",
 		Annotations{Title: "kubectl", Destructive: true},
 		runKubectl,
-	).WithMutates(kubectlMutates)
+	).WithMutates(kubectlMutates).WithCheck(kubectlCheck)
+}
+
+// kubectlCheck refuses the argument lists runKubectl refuses, with the same reason.
+func kubectlCheck(args json.RawMessage, out OutputPolicy) error {
+	var in KubectlInput
+	if err := decodeArgs(args, &in); err != nil {
+		return err
+	}
+	_, err := parseKubectlArgs(in.Args, in.Stdin != "", out.AllowSecretValues)
+	return err
 }
 
 // kubectlMutates classifies a call by its command; arguments that do not parse count
@@ -178,6 +190,14 @@ func runKubectl(ctx context.Context, env *Env, in KubectlInput) (*Result, error)
 		return text.String()
 	}
 	res := &Result{Text: text(out), Recorded: text(recorded), IsError: failed, Truncated: truncated}
+	if failed {
+		// kubectl's own exit says nothing of the API server's refusals; its messages
+		// name the verb, resource and namespace the requester was denied.
+		for _, a := range kubectlDenials(stderr.String()) {
+			env.record(a.Verb, a.Resource, a.Namespace, a.Name)
+			res.Forbidden = true
+		}
+	}
 	if env.Output.AllowSecretValues {
 		res.Revealed = revealed
 	}
@@ -274,3 +294,25 @@ func (c *cappedBuffer) Write(p []byte) (int, error) {
 }
 
 func (c *cappedBuffer) String() string { return c.buf.String() }
+
+// forbiddenMessage is the API server's message for a request RBAC (or another
+// authorizer) denied, as kubectl prints it after "Error from server (Forbidden):":
+// `pods "x" is forbidden: User "alice" cannot get resource "pods" in API group "" in
+// the namespace "team-b"`, `... at the cluster scope`, or `cannot get path "/apis"`.
+var forbiddenMessage = regexp.MustCompile(`(?:([a-z0-9.-]+)(?: "([^"]*)")? is forbidden: )?User "[^"]*" cannot ([a-z]+) (?:resource "([^"]+)"(?: in API group "[^"]*")?(?: in the namespace "([^"]+)")?|path "([^"]+)")`)
+
+// kubectlDenials are the requests the API server refused in kubectl's stderr, once
+// each.
+func kubectlDenials(stderr string) []Access {
+	var out []Access
+	for _, m := range forbiddenMessage.FindAllStringSubmatch(stderr, -1) {
+		a := Access{Verb: m[3], Resource: m[4], Namespace: m[5], Name: m[2]}
+		if m[6] != "" {
+			a.Resource = m[6]
+		}
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}

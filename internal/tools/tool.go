@@ -47,6 +47,8 @@ type Tool struct {
 	schemaJSON json.RawMessage
 	run        func(ctx context.Context, env *Env, args json.RawMessage) (*Result, error)
 	mutates    func(args json.RawMessage) bool
+	// check refuses arguments the tool would refuse whatever the mode (see Refusal).
+	check func(args json.RawMessage, out OutputPolicy) error
 }
 
 // Result is what a call returns to the model or the MCP client.
@@ -58,6 +60,9 @@ type Result struct {
 	IsError bool
 	// Truncated is true when Text was cut to the output budget.
 	Truncated bool
+	// Forbidden is true when the API server refused the requester (403): the result
+	// is the API server's RBAC or admission answer, not the tool's failure.
+	Forbidden bool
 	// Recorded is Text as it may be kept where people other than the caller read it
 	// (a query's status): without secret values, even when the output policy shows them
 	// to the caller. Call always sets it. A handler sets it when it redacted its output
@@ -104,6 +109,27 @@ func (t Tool) InputSchemaJSON() json.RawMessage { return t.schemaJSON }
 func (t Tool) WithMutates(f func(args json.RawMessage) bool) Tool {
 	t.mutates = f
 	return t
+}
+
+// WithCheck sets a check of the arguments beyond the schema, for tools that refuse
+// some arguments whatever the mode (the kubectl tool's argument rules).
+func (t Tool) WithCheck(f func(args json.RawMessage, out OutputPolicy) error) Tool {
+	t.check = f
+	return t
+}
+
+// Refusal is the error a call with args would be refused with before it runs (invalid
+// arguments, or the tool's own argument rules under the output policy out), or nil. A
+// front door that refuses mutations should ask first, so that a call refused for what
+// it is (kubectl --as, kubectl config) is not reported as a change it may not make.
+func (t Tool) Refusal(args json.RawMessage, out OutputPolicy) error {
+	if err := t.Validate(args); err != nil {
+		return err
+	}
+	if t.check != nil {
+		return t.check(args, out)
+	}
+	return nil
 }
 
 // Mutates reports whether a call with args may change the cluster.

@@ -96,3 +96,47 @@ func (l *Logger) Log(r Record) {
 	defer l.mu.Unlock()
 	_, _ = l.w.Write(line)
 }
+
+// RefusalKind marks the lines of HTTP requests the endpoint refused before they
+// reached a tool (401, 403, 413, 429, 503).
+const RefusalKind = "kubeask.mcp.refusal/v1"
+
+// Refusal is one refused request. It never holds the credential: Detail is the
+// endpoint's own reason, not anything the request carried.
+type Refusal struct {
+	Time   time.Time `json:"time"`
+	Kind   string    `json:"kind"`
+	Status int       `json:"status"`
+	// Reason is the kubeask_mcp_http_rejected_total reason: unauthenticated,
+	// forbidden, origin, rate_limited, batch_too_large, sse_streams, auth_unavailable.
+	Reason     string   `json:"reason"`
+	Method     string   `json:"method"`
+	Path       string   `json:"path"`
+	RemoteAddr string   `json:"remoteAddr,omitempty"`
+	UserAgent  string   `json:"userAgent,omitempty"`
+	Origin     string   `json:"origin,omitempty"`
+	User       string   `json:"user,omitempty"`
+	UID        string   `json:"uid,omitempty"`
+	Groups     []string `json:"groups,omitempty"`
+	Auth       string   `json:"auth,omitempty"`
+	Detail     string   `json:"detail,omitempty"`
+	// Suppressed is how many refusals were not written since the previous line: the
+	// lines are rate-limited, so that a flood of bad requests is not a flood of lines.
+	Suppressed int `json:"suppressed,omitempty"`
+}
+
+// LogRefusal writes r as one line.
+func (l *Logger) LogRefusal(r Refusal) {
+	if l == nil || l.w == nil {
+		return
+	}
+	r.Kind = RefusalKind
+	line, err := marshal(r)
+	if err != nil {
+		return
+	}
+	line = append(line, '\n')
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, _ = l.w.Write(line)
+}

@@ -23,7 +23,7 @@ func Mask(args json.RawMessage) json.RawMessage {
 	if !json.Valid(args) {
 		return json.RawMessage(fmt.Sprintf(`{"unparseable":%d}`, len(args)))
 	}
-	out := []byte(redact.Arguments(string(args)))
+	out := []byte(maskPrompts(redact.Arguments(string(args))))
 	if !json.Valid(out) {
 		return json.RawMessage(fmt.Sprintf(`{"unparseable":%d}`, len(args)))
 	}
@@ -31,6 +31,37 @@ func Mask(args json.RawMessage) json.RawMessage {
 		out, _ = marshal(map[string]any{"truncated": true, "bytes": len(out), "prefix": string(out[:maxArgumentBytes/2])})
 	}
 	return out
+}
+
+// promptFields are free-text arguments (ask's prompt) that people paste anything
+// into: they are redacted as text (redact.Text: credential-like key=value and
+// "key: value" lines, bearer tokens, JWTs, private keys, passwords in URLs), like tool
+// output.
+var promptFields = []string{"prompt"}
+
+func maskPrompts(args string) string {
+	var v map[string]any
+	if json.Unmarshal([]byte(args), &v) != nil {
+		return args
+	}
+	changed := false
+	for _, k := range promptFields {
+		text, ok := v[k].(string)
+		if !ok {
+			continue
+		}
+		if masked, removed := redact.Text(text); len(removed) > 0 {
+			v[k], changed = masked, true
+		}
+	}
+	if !changed {
+		return args
+	}
+	out, err := marshal(v)
+	if err != nil {
+		return args
+	}
+	return string(out)
 }
 
 // marshal encodes without HTML escaping, so that the log reads as written.

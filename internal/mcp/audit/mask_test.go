@@ -28,6 +28,12 @@ func TestMask(t *testing.T) {
 		{"kubectl literals and flags", `{"args":["create","secret","generic","x","--from-literal=password=pw-42","--token","t-1","--as=admin"]}`,
 			[]string{"--from-literal=password=<redacted: 5 bytes>", "--as=admin"}, []string{"pw-42", "t-1"}},
 		{"not JSON", `{{{`, []string{"unparseable"}, nil},
+		{"a prompt with a pasted password", `{"prompt":"why can't the app log in? it uses password=hunter2-pw and\nDB_TOKEN: tok-123456\nand postgres://app:url-secret@db:5432","namespace":"team-a"}`,
+			[]string{"why can't the app log in?", "password=<redacted", `"namespace":"team-a"`, "postgres://app:"}, []string{"hunter2-pw", "tok-123456", "url-secret"}},
+		{"a prompt with a bearer token", `{"prompt":"curl -H 'Authorization: Bearer abcdef0123456789' fails"}`,
+			[]string{"Bearer <redacted"}, []string{"abcdef0123456789"}},
+		{"a plain prompt is kept as typed", `{"prompt":"why are the checkout pods pending?"}`,
+			[]string{`{"prompt":"why are the checkout pods pending?"}`}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := string(Mask(json.RawMessage(tc.args)))
