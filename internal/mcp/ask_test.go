@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -58,9 +59,17 @@ func TestAskEndToEnd(t *testing.T) {
 	if q.Spec.Requester == nil || q.Spec.Requester.Username != "alice" {
 		t.Errorf("requester = %+v, want alice (stamped by admission)", q.Spec.Requester)
 	}
-	mu.Lock()
-	joined := strings.Join(progress, "\n")
-	mu.Unlock()
+	// The client handles notifications on its own goroutine: the last ones may arrive
+	// after the call returned.
+	var joined string
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		mu.Lock()
+		joined = strings.Join(progress, "\n")
+		mu.Unlock()
+		if strings.Contains(joined, "created AgentQuery team-a/"+name) && strings.Contains(joined, "step s1: resources_list") || time.Now().After(deadline) {
+			break
+		}
+	}
 	if !strings.Contains(joined, "created AgentQuery team-a/"+name) || !strings.Contains(joined, "step s1: resources_list") {
 		t.Errorf("progress notifications:\n%s", joined)
 	}
