@@ -40,6 +40,39 @@ type Options struct {
 	// StaticTokens are bearer tokens the API server accepts (its --token-auth-file),
 	// for tests of components that authenticate callers by token.
 	StaticTokens []StaticToken
+	// OIDC, when set, makes the API server trust ID tokens of an OIDC issuer (its
+	// --oidc-* flags), for tests of logins through an issuer (see package oidcissuer).
+	OIDC *OIDC
+}
+
+// OIDC is the API server's trust in one OIDC issuer: kube-apiserver's --oidc-issuer-url,
+// --oidc-client-id, --oidc-ca-file, --oidc-username-claim, --oidc-username-prefix,
+// --oidc-groups-claim and --oidc-groups-prefix. Empty fields keep the API server's
+// defaults (username claim sub, prefixed with the issuer URL and #).
+type OIDC struct {
+	// IssuerURL is the https:// issuer; the API server fetches its discovery and keys
+	// from there (in the background: the issuer must be up, but may come after).
+	IssuerURL string
+	// ClientID is the audience the ID tokens must carry.
+	ClientID string
+	// CAFile is the issuer's serving CA (PEM).
+	CAFile                        string
+	UsernameClaim, UsernamePrefix string
+	GroupsClaim, GroupsPrefix     string
+}
+
+func (o *OIDC) flags() (map[string]string, error) {
+	if !strings.HasPrefix(o.IssuerURL, "https://") || o.ClientID == "" {
+		return nil, errors.New("testcluster: OIDC needs an https:// IssuerURL and a ClientID")
+	}
+	flags := map[string]string{"oidc-issuer-url": o.IssuerURL, "oidc-client-id": o.ClientID}
+	for name, v := range map[string]string{"oidc-ca-file": o.CAFile, "oidc-username-claim": o.UsernameClaim,
+		"oidc-username-prefix": o.UsernamePrefix, "oidc-groups-claim": o.GroupsClaim, "oidc-groups-prefix": o.GroupsPrefix} {
+		if v != "" {
+			flags[name] = v
+		}
+	}
+	return flags, nil
 }
 
 // StaticToken is one line of the API server's token file.
@@ -87,6 +120,15 @@ func Start(opts Options) (*Cluster, error) {
 			return nil, err
 		}
 		env.ControlPlane.GetAPIServer().Configure().Set("token-auth-file", path)
+	}
+	if opts.OIDC != nil {
+		flags, err := opts.OIDC.flags()
+		if err != nil {
+			return nil, err
+		}
+		for name, v := range flags {
+			env.ControlPlane.GetAPIServer().Configure().Set(name, v)
+		}
 	}
 	cfg, err := env.Start()
 	if err != nil {
