@@ -83,11 +83,17 @@ func run(m *testing.M) int {
 	model = llmtest.NewServer(scripts.Answer)
 	defer model.Close()
 	var err error
+	// The cluster's OIDC issuer (see oidc_test.go), started first: the API server trusts it.
+	if issuer, err = startIssuer(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer issuer.Close()
 	cluster, err = testcluster.Start(testcluster.Options{StaticTokens: []testcluster.StaticToken{
 		{Token: aliceToken, User: "alice", UID: "uid-alice", Groups: []string{"dev"}},
 		{Token: bobToken, User: "bob", UID: "uid-bob", Groups: []string{"ops"}},
 		{Token: carolToken, User: "carol", UID: "uid-carol", Groups: []string{"viewers"}},
-	}})
+	}, OIDC: issuerTrust()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
