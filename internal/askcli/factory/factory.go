@@ -12,6 +12,7 @@ import (
 
 	"github.com/kubeask/kubeask/internal/askcli/iostreams"
 	"github.com/kubeask/kubeask/internal/askcli/kube"
+	"github.com/kubeask/kubeask/internal/askcli/kubeconfig"
 )
 
 // Factory is the invocation's context for commands.
@@ -37,5 +38,5 @@ func New(io *iostreams.IOStreams) *Factory {
 
 // Client connects to the cluster of the current (or --context) context.
 func (f *Factory) Client() (*kube.Client, error) {
-	return kube.New(f.Flags, f.IO.ErrOut)
+	return kubeconfig.Connect(f.Flags, f.IO.ErrOut)
 }

@@ -11,7 +11,7 @@ import (
 
 	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
 	"github.com/kubeask/kubeask/internal/askcli/exitcode"
-	"github.com/kubeask/kubeask/internal/askcli/factory"
+	"github.com/kubeask/kubeask/internal/askcli/iostreams"
 	"github.com/kubeask/kubeask/internal/askcli/kube"
 	"github.com/kubeask/kubeask/internal/askcli/output"
 )
@@ -24,10 +24,18 @@ type Options struct {
 	Output string
 }
 
+// Terminal is where Follow shows a query: the command's streams and how it notices
+// Ctrl-C (its factory's). It is not the factory itself, so that the web UI, which uses
+// Watch, does not link the kubeconfig flags into the manager.
+type Terminal struct {
+	IO            *iostreams.IOStreams
+	Interruptible func(ctx context.Context) (context.Context, context.CancelFunc)
+}
+
 // Follow shows the query live until it stops, then reports its outcome and returns the
 // exit code as an error (nil when answered). Ctrl-C detaches (or, with
 // CancelOnInterrupt, deletes the query) and says how to reattach.
-func Follow(ctx context.Context, f *factory.Factory, c *kube.Client, q *agentsv1alpha1.AgentQuery, opts Options) error {
+func Follow(ctx context.Context, f Terminal, c *kube.Client, q *agentsv1alpha1.AgentQuery, opts Options) error {
 	io := f.IO
 	ictx, stop := f.Interruptible(ctx)
 	defer stop()
@@ -58,7 +66,7 @@ func Follow(ctx context.Context, f *factory.Factory, c *kube.Client, q *agentsv1
 	return Report(io, final, "")
 }
 
-func interrupted(ctx, ictx context.Context, f *factory.Factory, c *kube.Client, q *agentsv1alpha1.AgentQuery, err error, opts Options) error {
+func interrupted(ctx, ictx context.Context, f Terminal, c *kube.Client, q *agentsv1alpha1.AgentQuery, err error, opts Options) error {
 	switch {
 	case errors.Is(err, ErrDeleted):
 		return exitcode.Newf(exitcode.Cancelled, "query %s was deleted before it finished", q.Name)

@@ -22,7 +22,7 @@ func FromConfig(cfg *rest.Config, ns, server string) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", cfg.Host, err)
 	}
-	return &Client{WithWatch: c, Config: cfg, Namespace: ns, Server: server, mapper: sync.OnceValues(func() (meta.RESTMapper, error) {
+	return &Client{WithWatch: c, Config: cfg, Namespace: ns, Server: server, Mapper: sync.OnceValues(func() (meta.RESTMapper, error) {
 		dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 		if err != nil {
 			return nil, err

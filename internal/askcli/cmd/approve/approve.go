@@ -139,7 +139,7 @@ func (o *Options) Run(ctx context.Context) error {
 	if !o.Wait {
 		return nil
 	}
-	followErr := follow.Follow(ctx, o.f, c, q, follow.Options{Output: o.Output})
+	followErr := follow.Follow(ctx, follow.Terminal{IO: o.f.IO, Interruptible: o.f.Interruptible}, c, q, follow.Options{Output: o.Output})
 	if !o.Approve {
 		return followErr
 	}

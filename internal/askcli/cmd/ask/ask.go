@@ -130,7 +130,7 @@ func (o *Options) Run(ctx context.Context) error {
 	if !o.Wait {
 		return o.printCreated(q)
 	}
-	return follow.Follow(ctx, o.f, c, q, follow.Options{CancelOnInterrupt: o.CancelOnInterrupt, Output: o.Output})
+	return follow.Follow(ctx, follow.Terminal{IO: o.f.IO, Interruptible: o.f.Interruptible}, c, q, follow.Options{CancelOnInterrupt: o.CancelOnInterrupt, Output: o.Output})
 }
 
 func (o *Options) printCreated(q *agentsv1alpha1.AgentQuery) error {

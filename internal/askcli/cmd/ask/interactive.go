@@ -84,7 +84,7 @@ func (o *Options) converse(ctx context.Context, c *kube.Client, session, prompt 
 		return err
 	}
 	for {
-		err := follow.Follow(ctx, o.f, c, q, follow.Options{CancelOnInterrupt: o.CancelOnInterrupt})
+		err := follow.Follow(ctx, follow.Terminal{IO: o.f.IO, Interruptible: o.f.Interruptible}, c, q, follow.Options{CancelOnInterrupt: o.CancelOnInterrupt})
 		if exitcode.Of(err) != exitcode.AwaitingApproval {
 			return err
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/kubeask/kubeask/internal/askcli/follow"
 	"github.com/kubeask/kubeask/internal/askcli/iostreams"
 	"github.com/kubeask/kubeask/internal/askcli/kube"
+	"github.com/kubeask/kubeask/internal/askcli/kubeconfig"
 	"github.com/kubeask/kubeask/internal/askcli/output"
 	"github.com/kubeask/kubeask/internal/askcli/render"
 )
@@ -31,13 +32,13 @@ type clusterResult struct {
 }
 
 // runMulti asks the question in each context's cluster in parallel. Each cluster gets
-// only the credentials of its own context (see kube.ForContext). The exit code is that
+// only the credentials of its own context (see kubeconfig.ForContext). The exit code is that
 // of the first context, in the order given, that did not answer.
 func (o *Options) runMulti(ctx context.Context) error {
 	names := o.Contexts
 	if o.AllContexts {
 		var err error
-		if names, err = kube.Contexts(o.f.Flags); err != nil {
+		if names, err = kubeconfig.Contexts(o.f.Flags); err != nil {
 			return err
 		}
 	}
@@ -61,7 +62,7 @@ func (o *Options) runMulti(ctx context.Context) error {
 
 func (o *Options) askIn(ctx context.Context, s *iostreams.IOStreams, name string) clusterResult {
 	r := clusterResult{context: name}
-	c, err := kube.New(kube.ForContext(o.f.Flags, name), s.ErrOut)
+	c, err := kubeconfig.Connect(kubeconfig.ForContext(o.f.Flags, name), s.ErrOut)
 	if err != nil {
 		r.err = err
 		return r

@@ -56,5 +56,5 @@ func (o *Options) Run(ctx context.Context) error {
 	if err := c.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: o.Query}, q); err != nil {
 		return c.Explain(err, "get", kube.QueriesResource)
 	}
-	return follow.Follow(ctx, o.f, c, q, follow.Options{CancelOnInterrupt: o.CancelOnInterrupt, Output: o.Output})
+	return follow.Follow(ctx, follow.Terminal{IO: o.f.IO, Interruptible: o.f.Interruptible}, c, q, follow.Options{CancelOnInterrupt: o.CancelOnInterrupt, Output: o.Output})
 }

@@ -19,7 +19,7 @@ import (
 
 	"github.com/kubeask/kubeask/internal/askcli/exitcode"
 	"github.com/kubeask/kubeask/internal/askcli/factory"
-	"github.com/kubeask/kubeask/internal/askcli/kube"
+	"github.com/kubeask/kubeask/internal/askcli/kubeconfig"
 	"github.com/kubeask/kubeask/internal/mcp/stdio"
 )
 
@@ -179,9 +179,9 @@ func (o *Options) runMulti(ctx context.Context) error {
 			return err
 		}
 		cl := stdio.Cluster{Context: c.name, Endpoint: c.endpoint}
-		// Each context's own credentials only (kube.ForContext): nothing given on the
+		// Each context's own credentials only (kubeconfig.ForContext): nothing given on the
 		// command line for one cluster goes to another.
-		cl.Config, cl.Err = kube.ForContext(o.f.Flags, c.name).ToRESTConfig()
+		cl.Config, cl.Err = kubeconfig.ForContext(o.f.Flags, c.name).ToRESTConfig()
 		if cl.Err != nil {
 			fmt.Fprintf(o.f.IO.ErrOut, "kubectl ask mcp: context %q: %v; its calls will fail\n", c.name, cl.Err)
 		}
