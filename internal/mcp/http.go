@@ -99,6 +99,9 @@ func (s *Server) guard(next http.Handler) http.Handler {
 					return
 				}
 			}
+			if methodNotFound(w, r, body) {
+				return
+			}
 		}
 		inner.ServeHTTP(w, r.WithContext(withCaller(r.Context(), caller)))
 	})
@@ -332,4 +335,55 @@ func withCaller(ctx context.Context, c *auth.Caller) context.Context {
 func callerFromContext(ctx context.Context) *auth.Caller {
 	c, _ := ctx.Value(callerKey{}).(*auth.Caller)
 	return c
+}
+
+// serverMethods are the JSON-RPC methods an MCP server answers (the SDK's own list).
+var serverMethods = map[string]bool{
+	"initialize": true, "ping": true, "server/discover": true,
+	"tools/list": true, "tools/call": true, "prompts/list": true, "prompts/get": true,
+	"resources/list": true, "resources/templates/list": true, "resources/read": true,
+	"resources/subscribe": true, "resources/unsubscribe": true, "subscriptions/listen": true,
+	"completion/complete": true, "logging/setLevel": true,
+}
+
+// methodNotFound answers a single JSON-RPC request for a method no MCP server has with
+// a JSON-RPC error body, code -32601, where the SDK answers a plain-text 400: on /mcp
+// with HTTP 200 (404 from the 2026-07-28 revision on, as it requires), on /sse with
+// HTTP 400 (the legacy transport answers on the stream, which the SDK does not let
+// this layer write to). Notifications, batches and what does not parse are left to
+// the SDK.
+func methodNotFound(w http.ResponseWriter, r *http.Request, body []byte) bool {
+	var msg struct {
+		JSONRPC string          `json:"jsonrpc"`
+		ID      json.RawMessage `json:"id"`
+		Method  *string         `json:"method"`
+	}
+	b := bytes.TrimLeft(body, " \t\r\n")
+	if len(b) == 0 || b[0] != '{' || json.Unmarshal(b, &msg) != nil || msg.Method == nil || len(msg.ID) == 0 || string(msg.ID) == "null" {
+		return false
+	}
+	if serverMethods[*msg.Method] || strings.HasPrefix(*msg.Method, "notifications/") {
+		return false
+	}
+	status := http.StatusOK
+	switch {
+	case r.URL.Path == PathSSE:
+		status = http.StatusBadRequest
+	case r.Header.Get("MCP-Protocol-Version") >= "2026-07-28":
+		status = http.StatusNotFound
+	}
+	type rpcError struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if err := json.NewEncoder(w).Encode(struct {
+		JSONRPC string          `json:"jsonrpc"`
+		ID      json.RawMessage `json:"id"`
+		Error   rpcError        `json:"error"`
+	}{"2.0", msg.ID, rpcError{-32601, fmt.Sprintf("Method not found: %q", *msg.Method)}}); err != nil {
+		return true // the client went away
+	}
+	return true
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -90,6 +91,11 @@ type Server struct {
 	// draining ends when shutdown begins: open SSE streams end then.
 	draining context.Context
 	drain    context.CancelFunc
+	// operator is the operator's own clientset (built on first use): it only names
+	// candidate namespaces for completion, which the caller's access reviews decide.
+	operatorOnce sync.Once
+	operator     kubernetes.Interface
+	operatorErr  error
 }
 
 // New builds the endpoint.

@@ -54,7 +54,8 @@ func (s *Server) newMCPServer(callerOf callerFunc) *mcp.Server {
 	srv := mcp.NewServer(&mcp.Implementation{Name: "kubeask", Title: "kubeask", Version: Version}, &mcp.ServerOptions{
 		Instructions: "kubeask runs Kubernetes tools as you: every call is made with your own Kubernetes identity and permissions, never more. " +
 			"Use ask for a full investigation by kubeask's agent, or the individual tools. Calls that change the cluster follow the server's policy: " + s.opts.Mutations + ".",
-		SchemaCache: s.schemas,
+		SchemaCache:       s.schemas,
+		CompletionHandler: s.completion(callerOf),
 	})
 	srv.AddReceivingMiddleware(negotiateVersion)
 	for _, t := range s.cfg.Tools.List() {
@@ -62,6 +63,7 @@ func (s *Server) newMCPServer(callerOf callerFunc) *mcp.Server {
 	}
 	s.addAgentTools(srv, callerOf)
 	s.addPrompts(srv)
+	s.addResources(srv, callerOf)
 	return srv
 }
 
