@@ -4,6 +4,7 @@ import (
 	"flag"
 	"io"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,6 +24,8 @@ func TestManagerAcceptsTheChartsArguments(t *testing.T) {
 		"default": nil,
 		"webhook": {"--set", "admission.mode=webhook"},
 		"mcp":     {"--set", "mcp.enabled=true"},
+		"mcp-public": {"--set", "mcp.enabled=true", "--set", "mcp.publicURL=https://kubeask.example.com",
+			"--set", "mcp.authorizationServers={https://issuer.example.com,https://other.example.com}", "--set", "mcp.maxSSEStreams=3"},
 		"ui": {"--set", "ui.enabled=true", "--set", "ui.tlsSecretName=ui-tls", "--set", "ui.publicURL=https://kubeask.example.com",
 			"--set", "ui.oidc.issuerURL=https://issuer.example.com", "--set", "ui.oidc.clientID=kubernetes", "--set", "ui.audiences={kubeask-ui}"},
 		"extras":    {"--set", "impersonation.userExtraKeys={scopes,authentication.kubernetes.io/credential-id}", "--set", "agent.denyGroups={ci-bots}"},
@@ -66,6 +69,20 @@ func TestManagerAcceptsTheChartsArguments(t *testing.T) {
 			grace := d.Spec.Template.Spec.TerminationGracePeriodSeconds
 			if need := opts.GracefulShutdown + agent.ToolTimeout; grace == nil || time.Duration(*grace)*time.Second < need {
 				t.Errorf("terminationGracePeriodSeconds %v does not cover --graceful-shutdown-timeout and a tool call (%s)", grace, need)
+			}
+			// The MCP flags are passed only when set, and reach the manager as given.
+			switch name {
+			case "mcp-public":
+				m := opts.MCP
+				if m.PublicURL != "https://kubeask.example.com" || !slices.Equal(m.AuthorizationServers, []string{"https://issuer.example.com", "https://other.example.com"}) || m.MaxSSEStreams != 3 {
+					t.Errorf("MCP options from the chart: public URL %q, authorization servers %v, SSE streams %d", m.PublicURL, m.AuthorizationServers, m.MaxSSEStreams)
+				}
+			default:
+				for _, a := range d.Spec.Template.Spec.Containers[0].Args {
+					if strings.HasPrefix(a, "--mcp-public-url") || strings.HasPrefix(a, "--mcp-authorization-server") || strings.HasPrefix(a, "--mcp-max-sse-streams") {
+						t.Errorf("rendering %s passes %s, which its values do not set", name, a)
+					}
+				}
 			}
 			want, ok := wantModes[name]
 			if !ok {
