@@ -75,8 +75,8 @@ bench: controlplane ## Run the benchmarks (ratios are printed by each benchmark)
 	go test -run='^$$' -bench=. -benchmem -count=1 ./...
 
 .PHONY: dev
-dev: controlplane build $(BIN)/kubeask-dev ## Run a local control plane, the CRDs, the operator and demo users.
-	$(BIN)/kubeask-dev --state-dir $(CURDIR)/.dev --bin-dir $(K8S_BIN) --manager $(BIN)/kubeask-manager $(if $(MODEL_CONFIG),--model-config $(MODEL_CONFIG))
+dev: controlplane build $(BIN)/kubeask-dev $(HELM) ## Run a local control plane, the chart (with helm), the operator and demo users.
+	$(BIN)/kubeask-dev --state-dir $(CURDIR)/.dev --bin-dir $(K8S_BIN) --manager $(BIN)/kubeask-manager --helm $(HELM) $(if $(MODEL_CONFIG),--model-config $(MODEL_CONFIG))
 
 ##@ Releases (docs/releasing.md)
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"syscall"
@@ -91,6 +92,48 @@ func TestDevEnvironment(t *testing.T) {
 		}
 	})
 
+	t.Run("kubeask is the chart's release, which helm upgrades", func(t *testing.T) {
+		cfg, err := restConfigFromFile(info.Kubeconfigs["admin"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := cs.AppsV1().Deployments(managerNamespace).Get(t.Context(), releaseName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("the chart's Deployment: %v", err)
+		}
+		if d.Spec.Replicas == nil || *d.Spec.Replicas != 0 || d.Labels["app.kubernetes.io/managed-by"] != "Helm" {
+			t.Errorf("the chart's Deployment has replicas %v and labels %v, want 0 replicas, managed by Helm", d.Spec.Replicas, d.Labels)
+		}
+		// The local manager runs with the chart's command line, made local.
+		args := o.managerArgs(layout{root: o.StateDir}, "127.0.0.1:1", "/config.yaml")
+		for _, want := range []string{"--kubeconfig=" + info.Kubeconfigs["manager"], "--namespace=" + managerNamespace, "--admission=policy",
+			"--config=/config.yaml", "--allowed-mode=Auto", "--impersonate-extra=authentication.kubernetes.io/credential-id", "--leader-elect=false"} {
+			if !slices.Contains(args, want) {
+				t.Errorf("the manager's args %v lack %s", args, want)
+			}
+		}
+		// docs/dev.md and docs/install.md: helm upgrades the release make dev installed (it
+		// used to refuse to adopt objects make dev had applied itself).
+		root, err := findRepoRoot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.CommandContext(t.Context(), o.HelmBin, "upgrade", releaseName, filepath.Join(root, "charts", "kubeask"),
+			"--namespace", managerNamespace, "--reset-then-reuse-values", "--kubeconfig", info.Kubeconfigs["admin"])
+		cmd.Env = append(os.Environ(), "HELM_CONFIG_HOME="+t.TempDir(), "HELM_CACHE_HOME="+t.TempDir(), "HELM_DATA_HOME="+t.TempDir())
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("helm upgrade of make dev's release: %v\n%s", err, out)
+		}
+		d, err = cs.AppsV1().Deployments(managerNamespace).Get(t.Context(), releaseName, metav1.GetOptions{})
+		if err != nil || *d.Spec.Replicas != 0 {
+			t.Errorf("after the upgrade with the values reused: %v, replicas %v, want 0", err, d.Spec.Replicas)
+		}
+	})
+
 	clients := map[string]*kubernetes.Clientset{}
 	ctrl := map[string]client.Client{}
 	for user, path := range info.Kubeconfigs {
@@ -111,7 +154,7 @@ func TestDevEnvironment(t *testing.T) {
 			"admin":   {"admin", "system:masters"},
 			"alice":   {"alice", "dev"},
 			"bob":     {"bob", "ops"},
-			"manager": {"system:serviceaccount:kubeask-system:kubeask-manager", "system:serviceaccounts:kubeask-system"},
+			"manager": {"system:serviceaccount:kubeask-system:kubeask", "system:serviceaccounts:kubeask-system"},
 		}
 		for user, w := range want {
 			cs, ok := clients[user]
@@ -170,13 +213,19 @@ func TestDevEnvironment(t *testing.T) {
 			{"alice", authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "create", Group: "agents.kubeask.dev", Resource: "agentqueries"}, true},
 			{"alice", authorizationv1.ResourceAttributes{Namespace: "team-b", Verb: "create", Group: "agents.kubeask.dev", Resource: "agentqueries"}, false},
 			{"alice", authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "delete", Group: "agents.kubeask.dev", Resource: "agentsessions"}, true},
-			{"manager", authorizationv1.ResourceAttributes{Verb: "impersonate", Resource: "users", Name: "alice"}, true},
-			{"manager", authorizationv1.ResourceAttributes{Verb: "impersonate", Resource: "groups", Name: "dev"}, true},
-			{"manager", authorizationv1.ResourceAttributes{Verb: "impersonate", Group: "authentication.k8s.io", Resource: "uids", Name: "dev-uid-alice"}, true},
+			// The chart's constrained impersonation (KEP-5284): the manager may send alice's
+			// identity, and act as her only with the verbs of the allowed modes.
+			{"manager", authorizationv1.ResourceAttributes{Verb: "impersonate:user-info", Group: "authentication.k8s.io", Resource: "users", Name: "alice"}, true},
+			{"manager", authorizationv1.ResourceAttributes{Verb: "impersonate:user-info", Group: "authentication.k8s.io", Resource: "groups", Name: "dev"}, true},
+			{"manager", authorizationv1.ResourceAttributes{Verb: "impersonate:user-info", Group: "authentication.k8s.io", Resource: "uids", Name: "dev-uid-alice"}, true},
 			// The extra key of service-account tokens: the agent acting as a ServiceAccount-
 			// authenticated requester (a GitOps pipeline) must carry it.
-			{"manager", authorizationv1.ResourceAttributes{Verb: "impersonate", Group: "authentication.k8s.io", Resource: "userextras", Subresource: "authentication.kubernetes.io/credential-id"}, true},
-			{"manager", authorizationv1.ResourceAttributes{Verb: "impersonate", Resource: "serviceaccounts", Namespace: "team-a", Name: "default"}, true},
+			{"manager", authorizationv1.ResourceAttributes{Verb: "impersonate:user-info", Group: "authentication.k8s.io", Resource: "userextras", Subresource: "authentication.kubernetes.io/credential-id"}, true},
+			{"manager", authorizationv1.ResourceAttributes{Verb: "impersonate:serviceaccount", Group: "authentication.k8s.io", Resource: "serviceaccounts", Namespace: "team-a", Name: "default"}, true},
+			{"manager", authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "impersonate-on:user-info:patch", Group: "apps", Resource: "deployments"}, true},
+			{"manager", authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "impersonate-on:user-info:deletecollection", Resource: "pods"}, false},
+			// Not the legacy verb, which would let it act as anyone for anything.
+			{"manager", authorizationv1.ResourceAttributes{Verb: "impersonate", Resource: "users", Name: "alice"}, false},
 			{"manager", authorizationv1.ResourceAttributes{Verb: "create", Group: "authorization.k8s.io", Resource: "subjectaccessreviews"}, true},
 			{"manager", authorizationv1.ResourceAttributes{Verb: "create", Group: "authentication.k8s.io", Resource: "tokenreviews"}, true},
 			{"manager", authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "list", Resource: "secrets"}, false},

@@ -29,7 +29,7 @@ func docSkipReasons() map[string]string {
 
 // TestDocs runs the shell blocks of README.md, docs/kubectl-ask.md and docs/dev.md, in
 // order, against a make dev environment, as a reader of those pages would in a second
-// terminal: from a checkout (config/samples), with .dev and bin/kubectl-ask, kubectl on
+// terminal: from a checkout (config/samples, charts/), with .dev, bin/kubectl-ask and bin/helm, kubectl on
 // the PATH. A command must exit as its comment says ("# exit 3", else 0) and print what
 // it says ("# prints 3"), so a change that breaks a documented command fails here.
 func TestDocs(t *testing.T) {
@@ -72,8 +72,8 @@ func TestDocs(t *testing.T) {
 		}
 	}
 
-	// The reader's checkout: .dev, bin/kubectl-ask and bin/kubeask-manager (make build)
-	// and config/. make dev runs exactly this manager binary.
+	// The reader's checkout: .dev, bin/kubectl-ask and bin/kubeask-manager (make build),
+	// bin/helm (make dev), config/ and charts/. make dev runs exactly this manager binary.
 	work := t.TempDir()
 	bin := filepath.Join(work, "bin")
 	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin+string(os.PathSeparator), "./cmd/kubectl-ask", "./cmd/kubeask-manager")
@@ -87,7 +87,7 @@ func TestDocs(t *testing.T) {
 	o.ManagerBin = filepath.Join(bin, "kubeask-manager")
 	o.GracePeriod = 15 * time.Second
 	info, _ := startEnvironment(t, o)
-	for name, target := range map[string]string{".dev": o.StateDir, "config": filepath.Join(root, "config")} {
+	for name, target := range map[string]string{".dev": o.StateDir, "config": filepath.Join(root, "config"), "charts": filepath.Join(root, "charts"), "bin/helm": o.HelmBin} {
 		if err := os.Symlink(target, filepath.Join(work, name)); err != nil {
 			t.Fatal(err)
 		}

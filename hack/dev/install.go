@@ -5,28 +5,24 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
-	"sort"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
-	"github.com/kubeask/kubeask/internal/admission/policy"
 	"github.com/kubeask/kubeask/internal/manifest"
 )
 
-// fieldManager owns everything the dev environment applies.
+// fieldManager owns the demo objects the dev environment applies (kubeask itself is the
+// chart's, installed by Helm).
 const fieldManager = "kubeask-dev"
 
 // demoManifests are the demo namespaces, their RBAC and a few workloads to ask about.
@@ -56,64 +52,10 @@ func newClient(cfg *rest.Config) (client.Client, error) {
 	return c, nil
 }
 
-// installCRDs applies config/crd/bases/*.yaml and waits until every CRD is Established,
-// after which its resources are served.
-func installCRDs(ctx context.Context, c client.Client, dir string) error {
-	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	if err != nil {
-		return fmt.Errorf("listing CRDs: %w", err)
-	}
-	if len(files) == 0 {
-		return fmt.Errorf("no CRD manifests in %s (run `make manifests`)", dir)
-	}
-	sort.Strings(files)
-	var names []string
-	for _, f := range files {
-		objs, err := decodeFile(f)
-		if err != nil {
-			return err
-		}
-		if err := manifest.Apply(ctx, c, fieldManager, objs); err != nil {
-			return fmt.Errorf("installing CRDs from %s: %w", f, err)
-		}
-		for _, o := range objs {
-			names = append(names, o.GetName())
-		}
-	}
-	for _, name := range names {
-		if err := waitFor(ctx, "CRD "+name+" to be Established", crdEstablished(c, name)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func crdEstablished(c client.Client, name string) func(context.Context) error {
-	return func(ctx context.Context) error {
-		var crd apiextensionsv1.CustomResourceDefinition
-		if err := c.Get(ctx, client.ObjectKey{Name: name}, &crd); err != nil {
-			return err
-		}
-		for _, cond := range crd.Status.Conditions {
-			if cond.Type == apiextensionsv1.Established && cond.Status == apiextensionsv1.ConditionTrue {
-				return nil
-			}
-		}
-		return errors.New("not Established yet")
-	}
-}
-
-// installPolicies applies the admission policies and waits until they act. Policies are
-// loaded by the apiserver asynchronously after they are stored; declaring the
-// environment ready before that would let a first query through without spec.requester.
-func installPolicies(ctx context.Context, c client.Client) error {
-	objs, err := policy.Objects()
-	if err != nil {
-		return fmt.Errorf("loading admission policies: %w", err)
-	}
-	if err := manifest.Apply(ctx, c, fieldManager, objs); err != nil {
-		return fmt.Errorf("installing admission policies: %w", err)
-	}
+// waitForPolicies waits until the chart's admission policies act. Policies are loaded
+// by the apiserver asynchronously after they are stored; declaring the environment ready
+// before that would let a first query through without spec.requester.
+func waitForPolicies(ctx context.Context, c client.Client) error {
 	return waitFor(ctx, "the admission policies to stamp spec.requester", requesterStamped(c))
 }
 
@@ -145,18 +87,6 @@ func installDemo(ctx context.Context, c client.Client) error {
 		return fmt.Errorf("installing the demo objects: %w", err)
 	}
 	return nil
-}
-
-func decodeFile(path string) ([]*unstructured.Unstructured, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	objs, err := manifest.Decode(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return objs, nil
 }
 
 // demoWorkloadsSettled checks that every Deployment of demo.yaml has all its pods and

@@ -40,7 +40,7 @@ func printInstructions(w io.Writer, info readyInfo) {
 	}, " "))
 	if info.ManagerProbe == "" {
 		fmt.Fprintf(&b, "kubeask-manager is not running (--no-manager); run it yourself with:\n")
-		fmt.Fprintf(&b, "  go run ./cmd/kubeask-manager --kubeconfig %s --leader-elect=false --admission=policy\n", rel(info.Kubeconfigs["manager"]))
+		fmt.Fprintf(&b, "  go run ./cmd/kubeask-manager %s\n", strings.Join(info.ManagerArgs, " "))
 	} else {
 		fmt.Fprintf(&b, "kubeask-manager health: http://%s/readyz\n", info.ManagerProbe)
 	}
@@ -48,6 +48,8 @@ func printInstructions(w io.Writer, info readyInfo) {
 	for _, p := range info.Processes {
 		fmt.Fprintf(&b, "  tail -f %s\n", rel(p.Log))
 	}
+	fmt.Fprintf(&b, "kubeask is the Helm release %s in %s (values %s; its Deployment has 0 replicas: the manager runs here, as its ServiceAccount)\n",
+		releaseName, managerNamespace, rel(info.ChartValues))
 	fmt.Fprintf(&b, "Audit log (who did what, as whom; jq examples in docs/dev.md):\n  %s\n", rel(info.AuditLog))
 	fmt.Fprintf(&b, "\nPress Ctrl-C to stop everything (docs/dev.md explains the set-up).\n")
 	_, _ = io.WriteString(w, b.String())

@@ -20,7 +20,9 @@ type options struct {
 	StateDir   string
 	BinDir     string
 	ManagerBin string
-	NoManager  bool
+	// HelmBin installs the chart (charts/kubeask under RepoRoot).
+	HelmBin   string
+	NoManager bool
 	// ModelConfig is a model catalog for the manager; empty runs the demo model.
 	ModelConfig    string
 	KeepState      bool
@@ -35,6 +37,9 @@ type options struct {
 	// onReady, if set, is called once everything is ready, before the instructions are
 	// printed. Tests use it to learn the environment without polling the ready file.
 	onReady func(readyInfo)
+	// chartArgs are the manager container's args of the chart's Deployment, set once the
+	// chart is installed (managerArgs makes them local).
+	chartArgs []string
 }
 
 func newOptions(out io.Writer) *options {
@@ -51,6 +56,7 @@ func (o *options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.ModelConfig, "model-config", "", "model catalog for the manager (see docs/agent.md); empty runs a local demo model")
 	fs.StringVar(&o.BinDir, "bin-dir", "", "directory holding etcd, kube-apiserver, kube-controller-manager and kube-scheduler (default $KUBEBUILDER_ASSETS, else <repo>/bin/k8s/"+k8sVersion+")")
 	fs.StringVar(&o.ManagerBin, "manager", "", "path of the kubeask-manager binary (default <repo>/bin/kubeask-manager)")
+	fs.StringVar(&o.HelmBin, "helm", "", "path of the helm binary that installs charts/kubeask (default $KUBEASK_HELM, else <repo>/bin/helm)")
 	fs.BoolVar(&o.NoManager, "no-manager", false, "run the control plane, CRDs, policies and demo users without the operator")
 	fs.BoolVar(&o.KeepState, "keep-state", false, "keep the etcd data of the previous run instead of starting empty")
 	fs.StringVar(&o.ReadyFile, "ready-file", "", "write a JSON description of the environment to this file once everything is ready")
@@ -82,7 +88,13 @@ func (o *options) Complete() error {
 	if o.ManagerBin == "" {
 		o.ManagerBin = filepath.Join(o.RepoRoot, "bin", "kubeask-manager")
 	}
-	for _, p := range []*string{&o.StateDir, &o.BinDir, &o.ManagerBin, &o.RepoRoot, &o.ReadyFile} {
+	if o.HelmBin == "" {
+		o.HelmBin = os.Getenv("KUBEASK_HELM")
+	}
+	if o.HelmBin == "" {
+		o.HelmBin = filepath.Join(o.RepoRoot, "bin", "helm")
+	}
+	for _, p := range []*string{&o.StateDir, &o.BinDir, &o.ManagerBin, &o.HelmBin, &o.RepoRoot, &o.ReadyFile} {
 		if *p == "" {
 			continue
 		}
@@ -119,8 +131,11 @@ func (o *options) Validate() error {
 			errs = append(errs, fmt.Errorf("%w (run `make build`, or pass --no-manager to run everything but the operator)", err))
 		}
 	}
-	if _, err := os.Stat(o.crdDir()); err != nil {
-		errs = append(errs, fmt.Errorf("CRD directory: %w (is --repo-root right?)", err))
+	if err := checkExecutable(o.HelmBin); err != nil {
+		errs = append(errs, fmt.Errorf("%w (run `make bin/helm`, or pass --helm)", err))
+	}
+	if _, err := os.Stat(filepath.Join(o.chartDir(), "Chart.yaml")); err != nil {
+		errs = append(errs, fmt.Errorf("the chart: %w (is --repo-root right?)", err))
 	}
 	if o.GracePeriod <= 0 {
 		errs = append(errs, errors.New("--grace-period must be positive"))
@@ -131,10 +146,7 @@ func (o *options) Validate() error {
 	return errors.Join(errs...)
 }
 
-func (o *options) crdDir() string { return filepath.Join(o.RepoRoot, "config", "crd", "bases") }
-func (o *options) managerRoleFile() string {
-	return filepath.Join(o.RepoRoot, "config", "rbac", "role.yaml")
-}
+func (o *options) chartDir() string { return filepath.Join(o.RepoRoot, "charts", "kubeask") }
 
 func checkExecutable(path string) error {
 	fi, err := os.Stat(path)

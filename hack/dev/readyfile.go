@@ -18,6 +18,10 @@ type readyInfo struct {
 	SamplesDir   string            `json:"samplesDir,omitempty"`   // config/samples, when it exists
 	ManagerProbe string            `json:"managerProbe,omitempty"` // empty with --no-manager
 	AuditLog     string            `json:"auditLog"`               // the API server's audit log (JSON lines)
+	// ChartValues are the values charts/kubeask is installed with (.dev/values.yaml).
+	ChartValues string `json:"chartValues"`
+	// ManagerArgs is, with --no-manager, the command line to run the manager with.
+	ManagerArgs []string `json:"managerArgs,omitempty"`
 	// ModelKeySecrets are the Secrets of kubeask-system the manager may read model API
 	// keys from (the --model-config catalog's apiKeySecretRef names).
 	ModelKeySecrets []string       `json:"modelKeySecrets,omitempty"`

@@ -122,26 +122,32 @@ func (o *options) start(sup *supervisor, l layout, began time.Time) (readyInfo, 
 		return readyInfo{}, err
 	}
 
-	fmt.Fprintln(o.Out, "installing CRDs, admission policies and demo objects")
-	if err := installCRDs(ctx, c, o.crdDir()); err != nil {
+	keySecrets, err := modelKeySecrets(o.ModelConfig)
+	if err != nil {
 		return readyInfo{}, err
 	}
-	if err := installPolicies(ctx, c); err != nil {
+	fmt.Fprintf(o.Out, "installing %s with helm (release %s in %s), the demo objects\n", relativeToWorkingDir(o.chartDir()), releaseName, managerNamespace)
+	values, err := devValues(keySecrets)
+	if err != nil {
+		return readyInfo{}, err
+	}
+	info.ChartValues = l.path("values.yaml")
+	if err := writeFiles(map[string][]byte{info.ChartValues: values}); err != nil {
+		return readyInfo{}, err
+	}
+	if o.chartArgs, err = o.installChart(ctx, l, info.Kubeconfigs["admin"], info.ChartValues); err != nil {
+		return readyInfo{}, err
+	}
+	if err := waitForPolicies(ctx, c); err != nil {
 		return readyInfo{}, err
 	}
 	if err := installDemo(ctx, c); err != nil {
 		return readyInfo{}, err
 	}
 	info.Kubeconfigs["manager"] = l.kubeconfig("manager")
-	keySecrets, err := modelKeySecrets(o.ModelConfig)
-	if err != nil {
+	if err := writeManagerKubeconfig(ctx, adminCfg, info.Kubeconfigs["manager"], cp.Server, pk.CA.CertPEM); err != nil {
 		return readyInfo{}, err
 	}
-	roleSource, err := setUpManagerIdentity(ctx, c, adminCfg, o.managerRoleFile(), info.Kubeconfigs["manager"], cp.Server, pk.CA.CertPEM, keySecrets)
-	if err != nil {
-		return readyInfo{}, err
-	}
-	fmt.Fprintf(o.Out, "manager RBAC from %s\n", roleSource)
 	if len(keySecrets) > 0 {
 		fmt.Fprintf(o.Out, "the manager may get the model key Secrets %s in %s (create them as admin)\n", strings.Join(keySecrets, ", "), managerNamespace)
 	}
@@ -165,6 +171,7 @@ func (o *options) start(sup *supervisor, l layout, began time.Time) (readyInfo, 
 
 	if o.NoManager {
 		fmt.Fprintln(o.Out, "--no-manager: not starting kubeask-manager")
+		info.ManagerArgs = o.managerArgs(l, fmt.Sprintf("127.0.0.1:%d", pt.ManagerProbe), o.ModelConfig)
 	} else {
 		if err := o.startManager(ctx, sup, l, pt.ManagerProbe); err != nil {
 			return readyInfo{}, err
