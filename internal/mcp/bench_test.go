@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -23,6 +25,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/kubeask/kubeask/internal/identity"
 	kmcp "github.com/kubeask/kubeask/internal/mcp"
 )
 
@@ -242,4 +245,179 @@ func rssBytes() int64 {
 		}
 	}
 	return 0
+}
+
+// countingTransport counts the requests the endpoint makes to the API server.
+type countingTransport struct {
+	next http.RoundTripper
+	n    *atomic.Int64
+}
+
+func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.next.RoundTrip(r)
+}
+
+// BenchmarkPerCall measures the endpoint's per-call overhead (issue 14 §8) against the
+// same read made directly with client-go by the same user, in one run: a single pod
+// get (resources_get against a typed Pods().Get) and the 500-pod list
+// (resources_list against the server-side Table it asks for, decoded) one call at a
+// time, then the list's throughput with 16 and with 200 users in parallel. Direct
+// reads run half before and half after each MCP phase. Reported: the ratios, the API
+// requests the endpoint made per call (TokenReviews included; counted on its
+// transport) and the process RSS after the 200-user phase. Each phase makes b.N calls
+// (at least 16): -benchtime 300x is a reasonable run.
+func BenchmarkPerCall(b *testing.B) {
+	f := setupBench(b)
+	var apiRequests atomic.Int64
+	cfg := rest.CopyConfig(f.operatorCfg)
+	cfg.QPS, cfg.Burst = 100, 200 // the manager's defaults
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return countingTransport{rt, &apiRequests} })
+	ids, err := identity.NewFactory(cfg, identity.Policy{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	auditFile, err := os.Create(filepath.Join(b.TempDir(), "audit.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = auditFile.Close() })
+	ts := newServer(b, func(c *kmcp.Config) {
+		c.RESTConfig, c.Identities = cfg, ids
+		c.Options.RateLimit = 0
+		c.Audit = auditFile // a real file: the audit write is part of the call
+	})
+	sessions := make([]*mcp.ClientSession, benchUsers)
+	direct := make([]kubernetes.Interface, benchUsers)
+	for i := range benchUsers {
+		sessions[i] = connect(b, ts.URL, benchToken(i), nil)
+		dcfg := &rest.Config{Host: f.cluster.Admin.Host, BearerToken: benchToken(i), TLSClientConfig: rest.TLSClientConfig{CAData: f.cluster.Admin.CAData}, QPS: 100, Burst: 200}
+		cs, err := kubernetes.NewForConfig(dcfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		direct[i] = cs
+	}
+	call := func(tool string, args map[string]any, want string) func(int) error {
+		return func(i int) error {
+			res, err := sessions[i].CallTool(context.Background(), &mcp.CallToolParams{Name: tool, Arguments: args})
+			if err != nil {
+				return err
+			}
+			if res.IsError || !strings.Contains(resultText(res), want) {
+				return fmt.Errorf("unexpected result: %.300s", resultText(res))
+			}
+			return nil
+		}
+	}
+	mcpGet := call("resources_get", map[string]any{"resource": "pods", "namespace": benchNS, "name": "web-007"}, "web-007")
+	mcpList := call("resources_list", map[string]any{"resource": "pods", "namespace": benchNS}, "web-000")
+	directGet := func(i int) error {
+		_, err := direct[i].CoreV1().Pods(benchNS).Get(context.Background(), "web-007", metav1.GetOptions{})
+		return err
+	}
+	directTable := func(i int) error {
+		raw, err := direct[i].CoreV1().RESTClient().Get().Namespace(benchNS).Resource("pods").
+			SetHeader("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io").Param("includeObject", "None").Do(context.Background()).Raw()
+		if err != nil {
+			return err
+		}
+		var table metav1.Table
+		if err := json.Unmarshal(raw, &table); err != nil || len(table.Rows) != benchPods {
+			return fmt.Errorf("unexpected table (%w): %.200s", err, raw)
+		}
+		return nil
+	}
+	// Warm up every user's clients, caches and connections.
+	for _, fn := range []func(int) error{mcpGet, directGet} {
+		if _, _, err := driveConc(benchUsers, benchUsers, benchUsers, fn); err != nil {
+			b.Fatal(err)
+		}
+	}
+	calls := max(b.N, 16)
+	type phase struct {
+		mcpLat, directLat   []time.Duration
+		mcpTime, directTime time.Duration
+		requests            int64
+	}
+	// run makes calls calls through /mcp with conc users in parallel, between two
+	// halves of the same number of direct reads.
+	run := func(conc int, viaMCP, viaDirect func(int) error) phase {
+		var p phase
+		l1, t1, err := driveConc(conc, conc, calls/2, viaDirect)
+		if err != nil {
+			b.Fatal(err)
+		}
+		before := apiRequests.Load()
+		b.StartTimer()
+		p.mcpLat, p.mcpTime, err = driveConc(conc, conc, calls, viaMCP)
+		b.StopTimer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.requests = apiRequests.Load() - before
+		l2, t2, err := driveConc(conc, conc, calls-calls/2, viaDirect)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.directLat, p.directTime = append(l1, l2...), t1+t2
+		return p
+	}
+	b.StopTimer()
+	b.ResetTimer()
+	get1 := run(1, mcpGet, directGet)
+	list1 := run(1, mcpList, directTable)
+	list16 := run(16, mcpList, directTable)
+	list200 := run(benchUsers, mcpList, directTable)
+	rss := rssBytes()
+	ratio := func(p phase) float64 {
+		return float64(percentile(p.mcpLat, 50)) / float64(percentile(p.directLat, 50))
+	}
+	throughput := func(p phase) float64 { return p.directTime.Seconds() / p.mcpTime.Seconds() }
+	b.ReportMetric(ms(percentile(get1.mcpLat, 50)), "get-c1-p50-ms")
+	b.ReportMetric(ms(percentile(get1.directLat, 50)), "get-c1-direct-p50-ms")
+	b.ReportMetric(ratio(get1), "get-c1-ratio")
+	b.ReportMetric(ms(percentile(list1.mcpLat, 50)), "list-c1-p50-ms")
+	b.ReportMetric(ms(percentile(list1.directLat, 50)), "list-c1-direct-p50-ms")
+	b.ReportMetric(ratio(list1), "list-c1-ratio")
+	b.ReportMetric(float64(calls)/list16.mcpTime.Seconds(), "list-c16-calls/s")
+	b.ReportMetric(throughput(list16), "list-c16-throughput-ratio")
+	b.ReportMetric(float64(calls)/list200.mcpTime.Seconds(), "list-200u-calls/s")
+	b.ReportMetric(throughput(list200), "list-200u-throughput-ratio")
+	all := get1.requests + list1.requests + list16.requests + list200.requests
+	b.ReportMetric(float64(all)/float64(4*calls), "api-requests/call")
+	b.ReportMetric(float64(rss)/(1<<20), "rss-MiB")
+}
+
+// driveConc makes calls calls from conc goroutines, goroutine g acting as user g%users,
+// and returns every call's latency and the wall time.
+func driveConc(conc, users, calls int, f func(i int) error) ([]time.Duration, time.Duration, error) {
+	var next atomic.Int64
+	lat := make([]time.Duration, calls)
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	start := time.Now()
+	for g := range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				n := int(next.Add(1)) - 1
+				if n >= calls {
+					return
+				}
+				t0 := time.Now()
+				if err := f(g % users); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+				}
+				lat[n] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if err, _ := firstErr.Load().(error); err != nil {
+		return nil, 0, err
+	}
+	return lat, elapsed, nil
 }
