@@ -143,6 +143,9 @@ func (o *Options) Run(ctx context.Context, cfg *rest.Config) error {
 	var cat *catalog.Catalog
 	if a != nil {
 		cat = a.Catalog
+		if err := mgr.Add(&catalogPublisher{Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(), Namespace: o.Namespace, Public: cat.Public(o.AllowedModes)}); err != nil {
+			return err
+		}
 	}
 	// The session controller reads the catalog and the allowed modes to say whether a
 	// session is Ready.

@@ -34,7 +34,7 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request, v *visit) {
 		s.refuse(w, r, v, "session", ns, name, err)
 		return
 	}
-	sv := sessionView{S: sess, Ask: s.offer(v, ns, name)}
+	sv := sessionView{S: sess, Ask: s.offer(r.Context(), v, ns, name)}
 	var list agentsv1alpha1.AgentQueryList
 	v.did("list", "agentqueries", ns, "")
 	// The API server selects the session's queries (a selectable field of the CRD), so

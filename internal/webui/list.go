@@ -34,7 +34,7 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request, v *visit) {
 		return
 	}
 	ctx, c := r.Context(), v.who.client
-	h := homeView{NS: ns, Ask: s.offer(v, ns, "")}
+	h := homeView{NS: ns, Ask: s.offer(r.Context(), v, ns, "")}
 	var sessions agentsv1alpha1.AgentSessionList
 	v.did("list", "agentsessions", ns, "")
 	if err := c.List(ctx, &sessions, client.InNamespace(ns)); err != nil {

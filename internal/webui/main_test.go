@@ -200,6 +200,9 @@ func setup(ctx context.Context) error {
 	if operatorCfg, err = cluster.OperatorConfig(ctx); err != nil {
 		return err
 	}
+	if err := publishCatalogRBAC(ctx); err != nil {
+		return err
+	}
 	catalogFile = filepath.Join(tmpDir, "config.yaml")
 	return os.WriteFile(catalogFile, []byte(fmt.Sprintf(`
 defaultModel: fake
@@ -209,11 +212,45 @@ models:
   model: fake-model
   baseURL: %s
   timeout: 60s
+- name: ops-claude
+  provider: anthropic
+  model: claude-internal-id
+  baseURL: http://llm-gateway.internal.example:8443/v1
+  apiKeySecretRef: {name: llm-keys-private, key: anthropic}
+  allowedGroups: [ops]
 profiles:
 - name: operate
   description: Operate workloads, with approval.
   modes: [ReadOnly, Propose]
+- name: alice-only
+  description: Alice's own profile.
+  allowedUsers: [alice]
 `, model.BaseURL())), 0o600)
+}
+
+// publishCatalogRBAC does what the chart does for the public catalog (catalog.yaml and
+// the manager's Role): an empty kubeask-catalog ConfigMap in kubeask-system that the
+// operator may get and update, and every authenticated user may get.
+func publishCatalogRBAC(ctx context.Context) error {
+	rule := func(verbs ...string) []rbacv1.PolicyRule {
+		return []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{catalog.PublicConfigMap}, Verbs: verbs}}
+	}
+	bind := func(name string, subject rbacv1.Subject) *rbacv1.RoleBinding {
+		return &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "kubeask-system"},
+			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name}, Subjects: []rbacv1.Subject{subject}}
+	}
+	for _, o := range []client.Object{
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: catalog.PublicConfigMap, Namespace: "kubeask-system"}},
+		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "catalog-writer", Namespace: "kubeask-system"}, Rules: rule("get", "update", "patch")},
+		bind("catalog-writer", rbacv1.Subject{Kind: "User", APIGroup: rbacv1.GroupName, Name: testcluster.OperatorUser}),
+		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "catalog-reader", Namespace: "kubeask-system"}, Rules: rule("get")},
+		bind("catalog-reader", rbacv1.Subject{Kind: "Group", APIGroup: rbacv1.GroupName, Name: "system:authenticated"}),
+	} {
+		if err := admin.Create(ctx, o); err != nil {
+			return fmt.Errorf("creating %T %s: %w", o, o.GetName(), err)
+		}
+	}
+	return nil
 }
 
 // newInClusterUI builds the UI as the manager does: TokenReview behind the MCP

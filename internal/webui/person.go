@@ -34,6 +34,9 @@ type Local struct {
 	// Secret must be presented once, in the link the command opens, before the browser
 	// gets its session cookie: other users of the machine can reach a loopback port too.
 	Secret string
+	// CatalogNamespace is the manager's namespace, where it publishes the public part of
+	// its catalog (catalog.PublicConfigMap); empty: model and profile are free text.
+	CatalogNamespace string
 
 	who *person
 }

@@ -41,8 +41,9 @@ type Config struct {
 	Login *Login
 	// DefaultNamespace is where / leads.
 	DefaultNamespace string
-	// Catalog and AllowedModes are what the ask form offers; without a catalog (locally,
-	// where the platform's catalog cannot be read) model and profile are free text.
+	// Catalog and AllowedModes are what the ask form offers (the manager's). Locally,
+	// without them, the form offers the catalog the manager publishes
+	// (Local.CatalogNamespace), read as the person, else free text.
 	Catalog      *catalog.Catalog
 	AllowedModes []agentsv1alpha1.Mode
 	// RateLimit and RateBurst bound each person's requests (token bucket).

@@ -5,10 +5,15 @@ import (
 	"context"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	agentsv1alpha1 "github.com/kubeask/kubeask/api/v1alpha1"
 	"github.com/kubeask/kubeask/internal/askcli/follow"
 	"github.com/kubeask/kubeask/internal/askcli/proposal"
 	"github.com/kubeask/kubeask/internal/askcli/render"
+	"github.com/kubeask/kubeask/internal/llm/catalog"
 )
 
 // queryView is one query as a turn of a conversation.
@@ -96,10 +101,12 @@ type askForm struct {
 	// names queries here already ran with as suggestions.
 	Models, Profiles []choice
 	Free             bool
-	SeenModels       []string
-	SeenProfiles     []string
-	Modes            []agentsv1alpha1.Mode
-	CSRF             string
+	// CatalogNote says, locally, why the names are free text.
+	CatalogNote  string
+	SeenModels   []string
+	SeenProfiles []string
+	Modes        []agentsv1alpha1.Mode
+	CSRF         string
 }
 
 type choice struct {
@@ -107,36 +114,59 @@ type choice struct {
 	Default    bool
 }
 
-// offer is what the ask form offers v's person.
-func (s *Server) offer(v *visit, ns, session string) askForm {
+// offer is what the ask form offers v's person: the manager's catalog in the cluster;
+// locally, the catalog the manager publishes, read as the person on every page (never
+// cached), else free text.
+func (s *Server) offer(ctx context.Context, v *visit, ns, session string) askForm {
 	f := askForm{NS: ns, Session: session, CSRF: v.sess.csrf}
-	cat := s.cfg.Catalog
-	if cat == nil {
+	var pub *catalog.Public
+	if s.cfg.Catalog != nil {
+		pub = s.cfg.Catalog.Public(s.cfg.AllowedModes)
+	} else if s.cfg.Local != nil {
+		pub, f.CatalogNote = s.readPublished(ctx, v)
+	}
+	if pub == nil {
 		f.Free, f.Modes = true, s.cfg.AllowedModes
 		return f
 	}
-	for _, m := range cat.Models {
-		if m.Permits(v.who.name, v.who.groups) {
-			f.Models = append(f.Models, choice{Name: m.Name, Default: m.Name == cat.DefaultModel})
-		}
+	mine := pub.For(v.who.name, v.who.groups)
+	for _, m := range mine.Models {
+		f.Models = append(f.Models, choice{Name: m.Name, Default: m.Name == pub.DefaultModel})
 	}
-	defProfile, _ := cat.Profile("")
-	modes := map[agentsv1alpha1.Mode]bool{}
-	for _, p := range cat.Profiles {
-		if !p.Permits(v.who.name, v.who.groups) {
-			continue
-		}
-		f.Profiles = append(f.Profiles, choice{Name: p.Name, Note: p.Description, Default: defProfile != nil && p.Name == defProfile.Name})
-		for _, m := range s.cfg.AllowedModes {
-			if p.AllowsMode(m) {
-				modes[m] = true
-			}
-		}
+	for _, p := range mine.Profiles {
+		f.Profiles = append(f.Profiles, choice{Name: p.Name, Note: p.Description, Default: p.Name == pub.DefaultProfile})
 	}
-	for _, m := range s.cfg.AllowedModes {
-		if modes[m] {
-			f.Modes = append(f.Modes, m)
-		}
-	}
+	f.Modes = mine.AllowedModes
 	return f
+}
+
+// readPublished reads the catalog the manager publishes (catalog.PublicConfigMap), as
+// the kubeconfig's user. Without it the form offers free text, and the note says why.
+func (s *Server) readPublished(ctx context.Context, v *visit) (*catalog.Public, string) {
+	ns := s.cfg.Local.CatalogNamespace
+	if ns == "" {
+		return nil, ""
+	}
+	cm := &corev1.ConfigMap{}
+	v.did("get", "configmaps", ns, catalog.PublicConfigMap)
+	where := ns + "/" + catalog.PublicConfigMap
+	if err := v.who.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: catalog.PublicConfigMap}, cm); err != nil {
+		switch {
+		case apierrors.IsNotFound(err):
+			return nil, "The platform's catalog (ConfigMap " + where + ") is not published: type model and profile names."
+		case apierrors.IsForbidden(err):
+			return nil, "You may not read the platform's catalog (ConfigMap " + where + "): type model and profile names."
+		default:
+			return nil, "Could not read the platform's catalog (ConfigMap " + where + "): type model and profile names."
+		}
+	}
+	data, ok := cm.Data[catalog.PublicKey]
+	if !ok {
+		return nil, "The platform's catalog (ConfigMap " + where + ") is not published yet: type model and profile names."
+	}
+	pub, err := catalog.ParsePublic(data)
+	if err != nil {
+		return nil, "The platform's catalog (ConfigMap " + where + ") is unreadable: type model and profile names."
+	}
+	return pub, ""
 }

@@ -41,7 +41,7 @@ func TestChartCoversGeneratedRole(t *testing.T) {
 	// (hence the markers) serves both modes.
 	objs := render(t, "cover", "--set", "admission.mode=webhook")
 	chartClusterRole := one(t, objs, "ClusterRole")
-	chartRole := one(t, objs, "Role")
+	chartRole := managerRole(t, objs)
 	applyForReal(t, []*unstructured.Unstructured{chartClusterRole, chartRole})
 
 	const holder = "chart-role-holder"

@@ -118,6 +118,24 @@ func one(t *testing.T, objs []*unstructured.Unstructured, kind string) *unstruct
 	return f[0]
 }
 
+// managerRole is the manager's own Role: the chart's only Role but the public catalog's
+// reader Role.
+func managerRole(t *testing.T, objs []*unstructured.Unstructured) *unstructured.Unstructured {
+	t.Helper()
+	return one(t, slices.DeleteFunc(find(objs, "Role"), isCatalogObject), "Role")
+}
+
+// platformConfig is the ConfigMap holding --config: the chart's only ConfigMap but
+// kubeask-catalog, which the manager fills.
+func platformConfig(t *testing.T, objs []*unstructured.Unstructured) *unstructured.Unstructured {
+	t.Helper()
+	return one(t, slices.DeleteFunc(find(objs, "ConfigMap"), isCatalogObject), "ConfigMap")
+}
+
+func isCatalogObject(o *unstructured.Unstructured) bool {
+	return o.GetName() == "kubeask-catalog" || strings.HasSuffix(o.GetName(), "-catalog-reader")
+}
+
 // convert turns an unstructured object into a typed one.
 func convert[T any](t *testing.T, u *unstructured.Unstructured) *T {
 	t.Helper()

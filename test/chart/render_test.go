@@ -73,7 +73,7 @@ func checkLease(t *testing.T, objs []*unstructured.Unstructured) {
 		t.Errorf("Lease %s/%s with spec %v, want an empty %s/%s", lease.GetNamespace(), lease.GetName(), lease.Object["spec"], releaseNamespace, leaseName)
 	}
 	// TestManagerAcceptsTheChartsArguments checks that the manager elects on this name.
-	role := convert[rbacv1.Role](t, one(t, objs, "Role"))
+	role := convert[rbacv1.Role](t, managerRole(t, objs))
 	want := []rbacv1.PolicyRule{{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, ResourceNames: []string{leaseName}, Verbs: []string{"get", "update"}}}
 	if got := leaseRules(role); !equality.Semantic.DeepEqual(got, want) {
 		t.Errorf("Lease rules = %+v, want %+v", got, want)
@@ -130,7 +130,7 @@ config:
 			if hasVerb(cr, "impersonate") {
 				t.Error("constrained mode must not grant the legacy impersonate verb")
 			}
-			role := convert[rbacv1.Role](t, one(t, objs, "Role"))
+			role := convert[rbacv1.Role](t, managerRole(t, objs))
 			if s := secretRules(role); len(s) != 0 {
 				t.Errorf("default Role grants Secrets: %+v", s)
 			}
@@ -219,7 +219,7 @@ config:
 			if sec.Name != "webhook-kubeask-webhook-tls" || sec.Namespace != releaseNamespace || sec.Type != corev1.SecretTypeOpaque || len(sec.Data)+len(sec.StringData) != 0 {
 				t.Errorf("webhook Secret %s/%s type %s with %d keys, want an empty Opaque %s/webhook-kubeask-webhook-tls", sec.Namespace, sec.Name, sec.Type, len(sec.Data)+len(sec.StringData), releaseNamespace)
 			}
-			role := convert[rbacv1.Role](t, one(t, objs, "Role"))
+			role := convert[rbacv1.Role](t, managerRole(t, objs))
 			want := []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"webhook-kubeask-webhook-tls"}, Verbs: []string{"get", "update", "patch"}}}
 			if got := secretRules(role); !equality.Semantic.DeepEqual(got, want) {
 				t.Errorf("Secret rules = %+v, want %+v", got, want)
@@ -243,7 +243,7 @@ config:
 			if n := len(find(objs, "Lease")); n != 0 {
 				t.Errorf("leader election off, yet the chart renders %d Lease(s)", n)
 			}
-			if r := leaseRules(convert[rbacv1.Role](t, one(t, objs, "Role"))); len(r) != 0 {
+			if r := leaseRules(convert[rbacv1.Role](t, managerRole(t, objs))); len(r) != 0 {
 				t.Errorf("leader election off, yet the Role grants Leases: %+v", r)
 			}
 			dep := convert[appsv1.Deployment](t, one(t, objs, "Deployment"))
@@ -309,12 +309,12 @@ config:
 			if !slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return p.Name == "mcp" && p.Port == 8090 }) {
 				t.Errorf("Service ports %+v lack mcp 8090", svc.Spec.Ports)
 			}
-			role := convert[rbacv1.Role](t, one(t, objs, "Role"))
+			role := convert[rbacv1.Role](t, managerRole(t, objs))
 			s := secretRules(role)
 			if len(s) != 1 || !slices.Equal(s[0].ResourceNames, []string{"kubeask-gemini", "kubeask-openai"}) || !slices.Equal(s[0].Verbs, []string{"get"}) {
 				t.Errorf("API-key Secret rule = %+v, want get on kubeask-gemini and kubeask-openai only", s)
 			}
-			cm := convert[corev1.ConfigMap](t, one(t, objs, "ConfigMap"))
+			cm := convert[corev1.ConfigMap](t, platformConfig(t, objs))
 			if !strings.Contains(cm.Data["config.yaml"], "apiKeySecretRef") {
 				t.Errorf("config.yaml = %q", cm.Data["config.yaml"])
 			}

@@ -33,6 +33,9 @@ type Options struct {
 	Port int
 	// NoBrowser only prints the link.
 	NoBrowser bool
+	// CatalogNamespace is the operator's namespace, where the manager publishes the
+	// models and profiles it offers (ConfigMap kubeask-catalog); empty: free text.
+	CatalogNamespace string
 	// OpenBrowser opens a URL; tests replace it.
 	OpenBrowser func(url string) error
 
@@ -41,7 +44,7 @@ type Options struct {
 
 // NewCmd builds the command.
 func NewCmd(f *factory.Factory) *cobra.Command {
-	o := &Options{f: f, Port: 8765, OpenBrowser: openBrowser}
+	o := &Options{f: f, Port: 8765, OpenBrowser: openBrowser, CatalogNamespace: "kubeask-system"}
 	cmd := &cobra.Command{
 		Use:   "ui",
 		Short: "Open the kubeask web UI, acting as you with your kubeconfig",
@@ -50,8 +53,11 @@ func NewCmd(f *factory.Factory) *cobra.Command {
 Every call it makes goes to the API server of your current context (or --context) with
 your kubeconfig's credentials, so the page shows and does only what you may: sessions
 and questions as conversations, steps as they happen, the ask form, review and
-approval of proposed changes, triggers. The link it prints carries a secret: other
-users of this machine can reach the port, but not without it. Ctrl-C stops it.`,
+approval of proposed changes, triggers. The ask form offers the models, profiles and
+modes the platform lets you use, which the operator publishes in the ConfigMap
+kubeask-catalog of its namespace (--catalog-namespace); without it, you type the names.
+The link it prints carries a secret: other users of this machine can reach the port,
+but not without it. Ctrl-C stops it.`,
 		Example: `  kubectl ask ui
   kubectl ask ui --context prod -n team-a --port 9000 --no-browser`,
 		Args: cobra.NoArgs,
@@ -67,6 +73,7 @@ users of this machine can reach the port, but not without it. Ctrl-C stops it.`,
 	}
 	cmd.Flags().IntVar(&o.Port, "port", o.Port, "Port on 127.0.0.1 to serve on (0 picks a free one).")
 	cmd.Flags().BoolVar(&o.NoBrowser, "no-browser", false, "Print the link without opening a browser.")
+	cmd.Flags().StringVar(&o.CatalogNamespace, "catalog-namespace", o.CatalogNamespace, "The operator's namespace, where it publishes the models and profiles it offers (ConfigMap kubeask-catalog); empty: type the names.")
 	return cmd
 }
 
@@ -98,7 +105,7 @@ func (o *Options) Run(ctx context.Context) error {
 	if ns == "" {
 		ns = "default"
 	}
-	local := &webui.Local{Client: c, Secret: o.secret}
+	local := &webui.Local{Client: c, Secret: o.secret, CatalogNamespace: o.CatalogNamespace}
 	srv, err := webui.New(ctx, webui.Config{Local: local, DefaultNamespace: ns, RateLimit: 50, RateBurst: 100, SessionTTL: 24 * time.Hour, Log: logr.Discard()})
 	if err != nil {
 		return err
