@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 	crlog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/kubeask/kubeask/internal/askcli/catalogcomplete"
 	"github.com/kubeask/kubeask/internal/askcli/cmd/approve"
 	"github.com/kubeask/kubeask/internal/askcli/cmd/ask"
 	"github.com/kubeask/kubeask/internal/askcli/cmd/attach"
@@ -110,6 +111,16 @@ Exit codes: 0 answered, 1 failed, 2 usage error, 3 awaiting approval,
 		ui.NewCmd(f),
 		version.NewCmd(f),
 	)
+	// --model, --profile and --mode, wherever they are (ask, the trigger commands),
+	// complete from the catalog the operator publishes.
+	var register func(*cobra.Command)
+	register = func(c *cobra.Command) {
+		catalogcomplete.Register(c, f.Client)
+		for _, sub := range c.Commands() {
+			register(sub)
+		}
+	}
+	register(root)
 	return root
 }
 
