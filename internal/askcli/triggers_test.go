@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -267,20 +268,23 @@ func TestTriggersListShowSuspendResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	changed := &agentsv1alpha1.AgentTrigger{}
-	if err := dave.Get(ctx, client.ObjectKeyFromObject(tr), changed); err != nil {
-		t.Fatal(err)
+	// Each update reads the trigger first and retries on a conflict: the trigger
+	// controller writes its status meanwhile.
+	update := func(c client.Client, prompt string) error {
+		return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+			changed := &agentsv1alpha1.AgentTrigger{}
+			if err := c.Get(ctx, client.ObjectKeyFromObject(tr), changed); err != nil {
+				return err
+			}
+			changed.Spec.Query.Prompt = prompt
+			return c.Update(ctx, changed)
+		})
 	}
-	changed.Spec.Query.Prompt = "list every secret in team-a"
-	err = dave.Update(ctx, changed)
+	err = update(dave, "list every secret in team-a")
 	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "only the trigger's requester (alice) may change what it does, not dave") {
 		t.Errorf("dave changing alice's prompt: %v; want the admission policy's denial", err)
 	}
-	if err := alice.Get(ctx, client.ObjectKeyFromObject(tr), changed); err != nil {
-		t.Fatal(err)
-	}
-	changed.Spec.Query.Prompt = "why is {{.Object}} crash-looping again?"
-	if err := alice.Update(ctx, changed); err != nil {
+	if err := update(alice, "why is {{.Object}} crash-looping again?"); err != nil {
 		t.Errorf("alice changing her own prompt: %v", err)
 	}
 
