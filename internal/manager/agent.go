@@ -10,7 +10,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/kubeask/kubeask/internal/agent"
-	"github.com/kubeask/kubeask/internal/identity"
 	"github.com/kubeask/kubeask/internal/llm/catalog"
 	"github.com/kubeask/kubeask/internal/llm/quota"
 	"github.com/kubeask/kubeask/internal/tools"
@@ -18,20 +17,11 @@ import (
 
 // newAgent builds the agent and its worker pool from the platform config, or returns
 // nil when no config is given.
-func (o *Options) newAgent(mgr ctrl.Manager, cfg *rest.Config) (*agent.Agent, *agent.Pool, error) {
-	if o.ConfigPath == "" {
+func (o *Options) newAgent(mgr ctrl.Manager, cfg *rest.Config, sh *shared) (*agent.Agent, *agent.Pool, error) {
+	if sh.catalog == nil {
 		return nil, nil, nil
 	}
-	cat, err := catalog.Load(o.ConfigPath)
-	if err != nil {
-		return nil, nil, fmt.Errorf("loading --config: %w", err)
-	}
-	ids, err := identity.NewFactory(cfg, identity.Policy{
-		ExtraAllowList: o.ImpersonateExtra, DenyUsers: o.DenyUsers, DenyGroups: o.DenyGroups,
-	})
-	if err != nil {
-		return nil, nil, err
-	}
+	cat, ids := sh.catalog, sh.ids
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("discovery client: %w", err)

@@ -10,31 +10,17 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
-	"github.com/kubeask/kubeask/internal/identity"
-	"github.com/kubeask/kubeask/internal/llm/catalog"
 	mcpserver "github.com/kubeask/kubeask/internal/mcp"
 	"github.com/kubeask/kubeask/internal/tools"
 )
 
 // addMCP adds the MCP endpoint to the manager when --mcp-bind-address is set. It runs
 // on every replica (not only the leader) and uses the same tool registry as the agent.
-func (o *Options) addMCP(ctx context.Context, mgr ctrl.Manager, cfg *rest.Config) error {
+func (o *Options) addMCP(ctx context.Context, mgr ctrl.Manager, cfg *rest.Config, sh *shared) error {
 	if !o.MCP.Enabled() {
 		return nil
 	}
-	var cat *catalog.Catalog
-	if o.ConfigPath != "" {
-		var err error
-		if cat, err = catalog.Load(o.ConfigPath); err != nil {
-			return fmt.Errorf("loading --config: %w", err)
-		}
-	}
-	ids, err := identity.NewFactory(cfg, identity.Policy{
-		ExtraAllowList: o.ImpersonateExtra, DenyUsers: o.DenyUsers, DenyGroups: o.DenyGroups,
-	})
-	if err != nil {
-		return err
-	}
+	cat, ids := sh.catalog, sh.ids
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("discovery client: %w", err)

@@ -22,7 +22,6 @@ import (
 	admissionwebhook "github.com/kubeask/kubeask/internal/admission/webhook"
 	"github.com/kubeask/kubeask/internal/certs"
 	"github.com/kubeask/kubeask/internal/controller"
-	"github.com/kubeask/kubeask/internal/llm/catalog"
 	"github.com/kubeask/kubeask/internal/version"
 )
 
@@ -130,7 +129,11 @@ func (o *Options) Run(ctx context.Context, cfg *rest.Config) error {
 		}
 	}
 
-	a, pool, err := o.newAgent(mgr, cfg)
+	sh, err := o.newShared(cfg)
+	if err != nil {
+		return err
+	}
+	a, pool, err := o.newAgent(mgr, cfg, sh)
 	if err != nil {
 		return err
 	}
@@ -140,9 +143,8 @@ func (o *Options) Run(ctx context.Context, cfg *rest.Config) error {
 	if err := (&controller.AgentQueryReconciler{Client: mgr.GetClient(), Agents: pool}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the AgentQuery controller: %w", err)
 	}
-	var cat *catalog.Catalog
+	cat := sh.catalog
 	if a != nil {
-		cat = a.Catalog
 		if err := mgr.Add(&catalogPublisher{Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(), Namespace: o.Namespace, Public: cat.Public(o.AllowedModes)}); err != nil {
 			return err
 		}
@@ -153,14 +155,14 @@ func (o *Options) Run(ctx context.Context, cfg *rest.Config) error {
 		return fmt.Errorf("setting up the AgentSession controller: %w", err)
 	}
 	if o.Triggers {
-		if err := o.addTriggers(mgr, cfg, cat); err != nil {
+		if err := o.addTriggers(mgr, cat, sh.ids); err != nil {
 			return err
 		}
 	}
-	if err := o.addMCP(ctx, mgr, cfg); err != nil {
+	if err := o.addMCP(ctx, mgr, cfg, sh); err != nil {
 		return err
 	}
-	if err := o.addUI(ctx, mgr, cfg); err != nil {
+	if err := o.addUI(ctx, mgr, cfg, sh); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {

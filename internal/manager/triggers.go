@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"time"
 
-	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -23,13 +22,7 @@ import (
 
 // addTriggers adds the AgentTrigger controllers and, with --alerts-bind-address, the
 // Alertmanager receiver.
-func (o *Options) addTriggers(mgr ctrl.Manager, cfg *rest.Config, cat *catalog.Catalog) error {
-	ids, err := identity.NewFactory(cfg, identity.Policy{
-		ExtraAllowList: o.ImpersonateExtra, DenyUsers: o.DenyUsers, DenyGroups: o.DenyGroups,
-	})
-	if err != nil {
-		return err
-	}
+func (o *Options) addTriggers(mgr ctrl.Manager, cat *catalog.Catalog, ids *identity.Factory) error {
 	now := o.Now
 	if now == nil {
 		now = time.Now

@@ -12,8 +12,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/kubeask/kubeask/internal/identity"
-	"github.com/kubeask/kubeask/internal/llm/catalog"
 	"github.com/kubeask/kubeask/internal/mcp/auth"
 	"github.com/kubeask/kubeask/internal/webui"
 )
@@ -22,23 +20,11 @@ import (
 // checked as the MCP endpoint checks it (TokenReview behind the same cache), or through
 // OIDC, and are impersonated; the manager's own client and cache are never used for
 // them.
-func (o *Options) addUI(ctx context.Context, mgr ctrl.Manager, cfg *rest.Config) error {
+func (o *Options) addUI(ctx context.Context, mgr ctrl.Manager, cfg *rest.Config, sh *shared) error {
 	if !o.UI.Enabled() {
 		return nil
 	}
-	var cat *catalog.Catalog
-	if o.ConfigPath != "" {
-		var err error
-		if cat, err = catalog.Load(o.ConfigPath); err != nil {
-			return fmt.Errorf("loading --config: %w", err)
-		}
-	}
-	ids, err := identity.NewFactory(cfg, identity.Policy{
-		ExtraAllowList: o.ImpersonateExtra, DenyUsers: o.DenyUsers, DenyGroups: o.DenyGroups,
-	})
-	if err != nil {
-		return err
-	}
+	cat, ids := sh.catalog, sh.ids
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
