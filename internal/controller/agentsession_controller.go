@@ -73,6 +73,16 @@ func (r *AgentSessionReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	slices.SortFunc(queries.Items, func(a, b agentsv1alpha1.AgentQuery) int {
 		return a.CreationTimestamp.Compare(b.CreationTimestamp.Time)
 	})
+	// The status first: it does not depend on the adoptions, which conflict whenever
+	// the agent writes a query meanwhile and would hold it back.
+	status := sessionStatus(s, queries.Items, sessionReady(s, r.Catalog, r.AllowedModes))
+	if !equality.Semantic.DeepEqual(status, s.Status) {
+		base := s.DeepCopy()
+		s.Status = status
+		if err := r.Client.Status().Patch(ctx, s, client.MergeFrom(base)); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+	}
 	for i := range queries.Items {
 		if err := r.adopt(ctx, s, &queries.Items[i]); err != nil {
 			if apierrors.IsConflict(err) {
@@ -80,15 +90,6 @@ func (r *AgentSessionReconciler) Reconcile(ctx context.Context, req ctrl.Request
 				return ctrl.Result{RequeueAfter: time.Second}, nil
 			}
 			return ctrl.Result{}, err
-		}
-	}
-
-	status := sessionStatus(s, queries.Items, sessionReady(s, r.Catalog, r.AllowedModes))
-	if !equality.Semantic.DeepEqual(status, s.Status) {
-		base := s.DeepCopy()
-		s.Status = status
-		if err := r.Client.Status().Patch(ctx, s, client.MergeFrom(base)); err != nil {
-			return ctrl.Result{}, client.IgnoreNotFound(err)
 		}
 	}
 	return r.expire(ctx, s, queries.Items)
